@@ -1,0 +1,93 @@
+#include "python_error.hpp"
+
+#include <Python.h>
+
+#include <string>
+
+namespace pyb {
+
+PythonError::PythonError(std::string type_name, std::string message, std::string traceback)
+    : Error(type_name + ": " + message),
+      type_name_(std::move(type_name)),
+      message_(std::move(message)),
+      traceback_(std::move(traceback)) {}
+
+namespace {
+
+// str(obj) as UTF-8 with undecodable characters escaped; `fallback` if anything fails.
+// Clears any error it causes.
+std::string safe_text(PyObject *obj, const char *fallback) noexcept {
+    std::string out = fallback;
+    if (!obj) return out;
+    PyObject *s = PyUnicode_Check(obj) ? (Py_INCREF(obj), obj) : PyObject_Str(obj);
+    if (s) {
+        PyObject *b = PyUnicode_AsEncodedString(s, "utf-8", "backslashreplace");
+        if (b) {
+            try {
+                out.assign(PyBytes_AS_STRING(b), static_cast<size_t>(PyBytes_GET_SIZE(b)));
+            } catch (...) {
+            }
+            Py_DECREF(b);
+        }
+        Py_DECREF(s);
+    }
+    PyErr_Clear();
+    return out;
+}
+
+std::string qualified_type_name(PyObject *type) noexcept {
+    PyObject *module = PyObject_GetAttrString(type, "__module__");
+    PyObject *qualname = PyObject_GetAttrString(type, "__qualname__");
+    PyErr_Clear();
+    std::string name = qualname ? safe_text(qualname, "<unknown>")
+                                : std::string(reinterpret_cast<PyTypeObject *>(type)->tp_name);
+    if (module && PyUnicode_Check(module) &&
+        PyUnicode_CompareWithASCIIString(module, "builtins") != 0) {
+        name = safe_text(module, "?") + "." + name;
+    }
+    Py_XDECREF(module);
+    Py_XDECREF(qualname);
+    return name;
+}
+
+// "".join(traceback.format_exception(exc)), or "" if formatting fails.
+std::string format_traceback(PyObject *exc) noexcept {
+    std::string out;
+    PyObject *tb_module = PyImport_ImportModule("traceback");
+    PyObject *lines = tb_module ? PyObject_CallMethod(tb_module, "format_exception", "O", exc)
+                                : nullptr;
+    PyObject *empty = lines ? PyUnicode_FromString("") : nullptr;
+    PyObject *joined = empty ? PyUnicode_Join(empty, lines) : nullptr;
+    if (joined) out = safe_text(joined, "");
+    Py_XDECREF(joined);
+    Py_XDECREF(empty);
+    Py_XDECREF(lines);
+    Py_XDECREF(tb_module);
+    PyErr_Clear();
+    return out;
+}
+
+}  // namespace
+
+PythonError fetch_python_error(Python) noexcept {
+    PyObject *type = nullptr, *value = nullptr, *tb = nullptr;
+    PyErr_Fetch(&type, &value, &tb);
+    if (!type) return PythonError("SystemError", "error return without exception set", "");
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value && tb) PyException_SetTraceback(value, tb);
+
+    std::string type_name = qualified_type_name(type);
+    std::string message = safe_text(value, "<exception str() failed>");
+    std::string traceback = value ? format_traceback(value) : std::string();
+    if (traceback.empty()) traceback = type_name + ": " + message + "\n";
+
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    PyErr_Clear();
+    return PythonError(std::move(type_name), std::move(message), std::move(traceback));
+}
+
+void throw_python_error(Python py) { throw fetch_python_error(py); }
+
+}  // namespace pyb

@@ -1,0 +1,102 @@
+#include "release_pool_control.hpp"
+
+#include <Python.h>
+
+#include <atomic>
+#include <mutex>
+#include <vector>
+
+namespace pyb::release_pool {
+namespace {
+
+enum class State { NotStarted, Open, Closed };
+
+// Never destroyed: releases may arrive from static destructors at process exit.
+struct Pool {
+    std::mutex mutex;
+    std::vector<Release> queue;  // guarded by mutex
+    std::atomic<bool> dirty{false};
+    std::atomic<State> state{State::NotStarted};
+    void (*wake)(void *) = nullptr;
+    void *wake_ctx = nullptr;
+};
+
+Pool &pool() {
+    static Pool *p = new Pool;
+    return *p;
+}
+
+thread_local bool t_holds_gil = false;
+
+}  // namespace
+
+bool on_interpreter_thread() noexcept { return t_holds_gil; }
+
+void release(Release r) noexcept {
+    if (t_holds_gil) {
+        r.fn(r.arg);
+        return;
+    }
+    Pool &p = pool();
+    void (*wake)(void *) = nullptr;
+    void *wake_ctx = nullptr;
+    {
+        std::lock_guard<std::mutex> lock(p.mutex);
+        if (p.state.load(std::memory_order_relaxed) == State::Closed) return;  // dropped
+        // Only the first release after a drain wakes the loop; later ones ride along.
+        if (p.queue.empty()) {
+            wake = p.wake;
+            wake_ctx = p.wake_ctx;
+        }
+        p.queue.push_back(r);
+        p.dirty.store(true, std::memory_order_release);
+    }
+    if (wake) wake(wake_ctx);
+}
+
+static void decref_fn(void *o) { Py_DECREF(static_cast<PyObject *>(o)); }
+
+void decref(void *py_object) noexcept {
+    if (py_object) release({decref_fn, py_object});
+}
+
+namespace control {
+
+void open(void (*wake)(void *), void *ctx) noexcept {
+    Pool &p = pool();
+    std::lock_guard<std::mutex> lock(p.mutex);
+    p.wake = wake;
+    p.wake_ctx = ctx;
+    p.state.store(State::Open, std::memory_order_relaxed);
+}
+
+void set_holds_gil(bool holds) noexcept { t_holds_gil = holds; }
+
+bool pending() noexcept { return pool().dirty.load(std::memory_order_relaxed); }
+
+void drain(Python) noexcept {
+    Pool &p = pool();
+    // A release may queue more (a __del__ dropping a handle on another thread): loop.
+    while (p.dirty.load(std::memory_order_acquire)) {
+        std::vector<Release> batch;
+        {
+            std::lock_guard<std::mutex> lock(p.mutex);
+            batch.swap(p.queue);
+            p.dirty.store(false, std::memory_order_relaxed);
+        }
+        for (const Release &r : batch) r.fn(r.arg);
+    }
+}
+
+void close(Python py) noexcept {
+    drain(py);
+    Pool &p = pool();
+    std::lock_guard<std::mutex> lock(p.mutex);
+    p.state.store(State::Closed, std::memory_order_relaxed);
+    p.queue.clear();  // raced in after the drain: dropped like any later release
+    p.dirty.store(false, std::memory_order_relaxed);
+    p.wake = nullptr;
+}
+
+}  // namespace control
+}  // namespace pyb::release_pool

@@ -1,0 +1,39 @@
+// pybridge/gil/release_pool.hpp — Python work that a host thread must not do itself
+// (a Py_DECREF, a DLPack deleter of a Python-produced tensor) is queued here and run by
+// the interpreter thread, with the GIL, before its next call and while idle.
+//
+// Thread contract: release() may be called on any thread at any time, also before the
+// interpreter starts and after it stopped. On the interpreter thread (GIL held) it runs
+// the release at once. After the interpreter stopped, releases are dropped: the Python
+// memory they would free is gone with the interpreter or lives until process exit,
+// which is harmless; running them would not be.
+// (Modelled on PyO3's reference pool: a mutex-guarded vector plus an atomic "dirty" flag
+// read with one relaxed load on the fast path; the drainer swaps the vector out and
+// unlocks before running anything.)
+#pragma once
+
+namespace pyb {
+
+class Python;
+
+namespace release_pool {
+
+// A release to run with the GIL: fn(arg).
+struct Release {
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+// Runs `r` now when called on the interpreter thread while it holds the GIL, else queues
+// it for the interpreter thread (or drops it once the interpreter has stopped).
+void release(Release r) noexcept;
+
+// Convenience: release one strong reference to a PyObject (passed as void* so this
+// header needs no Python.h).
+void decref(void *py_object) noexcept;
+
+// True on the interpreter thread while it holds the GIL.
+bool on_interpreter_thread() noexcept;
+
+}  // namespace release_pool
+}  // namespace pyb

@@ -1,0 +1,197 @@
+#include "tensor.hpp"
+
+#include "../gil/release_pool.hpp"
+
+namespace pyb {
+
+struct Tensor::Owner {
+    DLManagedTensorVersioned *managed;
+    bool deleter_needs_gil;
+    std::vector<std::int64_t> shape;
+    std::vector<std::int64_t> strides;  // explicit even when the descriptor's are NULL
+
+    Owner(DLManagedTensorVersioned *m, bool needs_gil) : managed(m), deleter_needs_gil(needs_gil) {
+        const DLTensor &t = m->dl_tensor;
+        shape.assign(t.shape, t.shape + t.ndim);
+        strides.resize(static_cast<size_t>(t.ndim));
+        if (t.strides) {
+            strides.assign(t.strides, t.strides + t.ndim);
+        } else {
+            std::int64_t s = 1;
+            for (int i = t.ndim - 1; i >= 0; --i) {
+                strides[static_cast<size_t>(i)] = s;
+                s *= shape[static_cast<size_t>(i)];
+            }
+        }
+    }
+    ~Owner() {
+        if (!managed->deleter) return;
+        if (deleter_needs_gil) {
+            release_pool::release({[](void *m) {
+                                       auto *mt = static_cast<DLManagedTensorVersioned *>(m);
+                                       mt->deleter(mt);
+                                   },
+                                   managed});
+        } else {
+            managed->deleter(managed);
+        }
+    }
+    Owner(const Owner &) = delete;
+    Owner &operator=(const Owner &) = delete;
+};
+
+namespace {
+
+// manager_ctx of a host buffer: owns the shape/strides arrays the descriptor points to.
+struct HostBuffer {
+    DLManagedTensorVersioned managed{};
+    std::vector<std::int64_t> shape;
+    std::vector<std::int64_t> strides;
+    std::function<void()> release;
+
+    static void deleter(DLManagedTensorVersioned *self) {
+        auto *buf = static_cast<HostBuffer *>(self->manager_ctx);
+        if (buf->release) {
+            try {
+                buf->release();
+            } catch (...) {
+                // A release callback must not throw; there is no caller to report to.
+            }
+        }
+        delete buf;
+    }
+};
+
+}  // namespace
+
+Tensor Tensor::from_buffer(void *data, std::vector<std::int64_t> shape, DLDataType dtype,
+                           std::vector<std::int64_t> strides, std::function<void()> release,
+                           DLDevice device, std::uint64_t byte_offset, bool read_only) {
+    // Validate before taking `release`: on error the caller still owns the memory.
+    if (dtype.lanes != 1)
+        throw Error("pybridge: tensor dtype " + dtype_name(dtype) + " has lanes != 1");
+    if (dtype.bits == 0 || dtype.bits % 8 != 0)
+        throw Error("pybridge: tensor dtype " + dtype_name(dtype) + " is not a whole number of bytes");
+    if (!strides.empty() && strides.size() != shape.size()) {
+        throw Error("pybridge: tensor has " + std::to_string(shape.size()) + " dimensions but " +
+                    std::to_string(strides.size()) + " strides");
+    }
+    std::int64_t numel = 1;
+    for (size_t i = 0; i < shape.size(); ++i) {
+        if (shape[i] < 0) {
+            throw Error("pybridge: tensor shape has a negative extent " + std::to_string(shape[i]) +
+                        " in dimension " + std::to_string(i));
+        }
+        numel *= shape[i];
+    }
+    if (!data && numel > 0) throw Error("pybridge: tensor data pointer is null but it has elements");
+
+    auto *buf = new HostBuffer;
+    buf->shape = std::move(shape);
+    buf->strides = std::move(strides);
+    buf->release = std::move(release);
+    DLManagedTensorVersioned &m = buf->managed;
+    m.version = {DLPACK_MAJOR_VERSION, DLPACK_MINOR_VERSION};
+    m.manager_ctx = buf;
+    m.deleter = &HostBuffer::deleter;
+    m.flags = read_only ? DLPACK_FLAG_BITMASK_READ_ONLY : 0;
+    m.dl_tensor.data = data;
+    m.dl_tensor.device = device;
+    m.dl_tensor.ndim = static_cast<int32_t>(buf->shape.size());
+    m.dl_tensor.dtype = dtype;
+    m.dl_tensor.shape = buf->shape.data();
+    m.dl_tensor.strides = buf->strides.empty() ? nullptr : buf->strides.data();
+    m.dl_tensor.byte_offset = byte_offset;
+    return adopt(&m, /*deleter_needs_gil=*/false);
+}
+
+Tensor Tensor::adopt(DLManagedTensorVersioned *managed, bool deleter_needs_gil) {
+    if (!managed) throw Error("pybridge: Tensor::adopt given a null DLManagedTensorVersioned");
+    Tensor t;
+    try {
+        t.h_ = std::make_shared<Owner>(managed, deleter_needs_gil);
+    } catch (...) {
+        if (managed->deleter) managed->deleter(managed);  // ownership was passed: honour it
+        throw;
+    }
+    return t;
+}
+
+const Tensor::Owner &Tensor::checked() const {
+    if (!h_) throw Error("pybridge: empty Tensor handle");
+    return *h_;
+}
+
+const DLTensor &Tensor::dl() const { return checked().managed->dl_tensor; }
+const std::vector<std::int64_t> &Tensor::shape() const { return checked().shape; }
+const std::vector<std::int64_t> &Tensor::strides() const { return checked().strides; }
+
+bool Tensor::read_only() const {
+    return (checked().managed->flags & DLPACK_FLAG_BITMASK_READ_ONLY) != 0;
+}
+
+std::int64_t Tensor::numel() const {
+    std::int64_t n = 1;
+    for (std::int64_t e : shape()) n *= e;
+    return n;
+}
+
+bool Tensor::is_contiguous() const {
+    const Owner &o = checked();
+    std::int64_t expect = 1;
+    for (int i = static_cast<int>(o.shape.size()) - 1; i >= 0; --i) {
+        const auto d = static_cast<size_t>(i);
+        if (o.shape[d] != 1 && o.strides[d] != expect) return false;
+        expect *= o.shape[d];
+    }
+    return true;
+}
+
+void *Tensor::data() const {
+    const DLTensor &t = dl();
+    return static_cast<char *>(t.data) + t.byte_offset;
+}
+
+void Tensor::check_dtype(DLDataType want) const {
+    if (dtype() != want) {
+        throw Error("pybridge: expected a " + dtype_name(want) + " tensor, got " + describe());
+    }
+}
+
+std::string Tensor::describe() const {
+    std::string s = dtype_name(dtype()) + "[";
+    for (size_t i = 0; i < shape().size(); ++i) s += (i ? ", " : "") + std::to_string(shape()[i]);
+    return s + "] on " + device_name(device());
+}
+
+std::string dtype_name(DLDataType dtype) {
+    const std::string bits = std::to_string(dtype.bits);
+    if (dtype.lanes == 1) {
+        switch (dtype.code) {
+            case kDLBool: return "bool";
+            case kDLInt: return "int" + bits;
+            case kDLUInt: return "uint" + bits;
+            case kDLFloat: return "float" + bits;
+            case kDLBfloat: return "bfloat" + bits;
+            case kDLComplex: return "complex" + bits;
+            default: break;
+        }
+    }
+    return "dtype(code=" + std::to_string(dtype.code) + ", bits=" + bits +
+           ", lanes=" + std::to_string(dtype.lanes) + ")";
+}
+
+std::string device_name(DLDevice device) {
+    const std::string id = ":" + std::to_string(device.device_id);
+    switch (device.device_type) {
+        case kDLCPU: return "cpu";
+        case kDLCUDA: return "cuda" + id;
+        case kDLCUDAHost: return "cuda_host" + id;
+        case kDLCUDAManaged: return "cuda_managed" + id;
+        case kDLROCM: return "rocm" + id;
+        case kDLMetal: return "metal" + id;
+        default: return "device(type=" + std::to_string(device.device_type) + ")" + id;
+    }
+}
+
+}  // namespace pyb

@@ -1,0 +1,82 @@
+// pybridge/marshal/tensor.hpp — a host handle to one DLPack tensor, shared zero-copy with
+// Python in both directions.
+//
+// A Tensor owns one DLManagedTensorVersioned (DLPack >= 1.0) and runs its deleter exactly
+// once, when the last copy of the handle and every Python tensor made from it are gone.
+//   - Host buffers (Tensor::from_buffer): the host keeps the memory; `release` is called
+//     once, on whichever thread drops the last user (a host thread, or the interpreter
+//     thread when torch frees its view). It must be thread-safe and must not call pybridge.
+//   - Python-produced tensors (from_python in convert.hpp): the producer's deleter needs the
+//     GIL, so dropping the last host handle on a host thread queues it for the interpreter
+//     thread (release_pool.hpp); after the interpreter stopped it is dropped, not run.
+//
+// Thread contract: handles may be copied and destroyed on any thread. The data they point
+// to is not synchronized: do not write it while Python reads it, or the other way round.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../gil/errors.hpp"
+#include "dlpack.hpp"
+
+namespace pyb {
+
+class Tensor {
+public:
+    Tensor() = default;  // empty: no tensor
+
+    // Wraps host memory without copying. `data` points at element [0, ..., 0] minus
+    // `byte_offset` bytes (as DLTensor). `shape` has ndim entries >= 0; `strides` are in
+    // elements (not bytes), one per dimension, or empty for compact row-major. `release`
+    // (may be empty) is called exactly once when the memory is no longer used.
+    // Throws Error for a negative extent, a strides/shape rank mismatch, or lanes != 1.
+    static Tensor from_buffer(void *data, std::vector<std::int64_t> shape, DLDataType dtype,
+                              std::vector<std::int64_t> strides = {},
+                              std::function<void()> release = {}, DLDevice device = cpu_device(),
+                              std::uint64_t byte_offset = 0, bool read_only = false);
+
+    // Takes ownership of `managed` (its deleter runs exactly once). If deleter_needs_gil,
+    // the deleter runs on the interpreter thread (see release_pool.hpp).
+    static Tensor adopt(DLManagedTensorVersioned *managed, bool deleter_needs_gil);
+
+    explicit operator bool() const noexcept { return static_cast<bool>(h_); }
+
+    const DLTensor &dl() const;  // the raw descriptor (strides may be NULL: compact)
+    int ndim() const { return dl().ndim; }
+    const std::vector<std::int64_t> &shape() const;
+    const std::vector<std::int64_t> &strides() const;  // in elements; filled in when compact
+    DLDataType dtype() const { return dl().dtype; }
+    DLDevice device() const { return dl().device; }
+    std::uint64_t byte_offset() const { return dl().byte_offset; }
+    bool read_only() const;
+    std::int64_t numel() const;
+    bool is_contiguous() const;  // compact row-major
+
+    // Address of element [0, ..., 0]: data + byte_offset.
+    void *data() const;
+
+    // data() typed, after checking that the dtype is T's; throws Error naming both dtypes.
+    template <class T>
+    T *data_as() const {
+        check_dtype(dtype_of<T>());
+        return static_cast<T *>(data());
+    }
+    void check_dtype(DLDataType want) const;
+
+    // "float32[3, 384] on cpu"
+    std::string describe() const;
+
+    // The shared owner, for code that must keep this tensor's memory alive (DLPack export).
+    struct Owner;
+    const std::shared_ptr<Owner> &owner() const noexcept { return h_; }
+
+private:
+    std::shared_ptr<Owner> h_;
+    const Owner &checked() const;
+};
+
+}  // namespace pyb

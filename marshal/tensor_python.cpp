@@ -1,0 +1,136 @@
+#include "tensor_python.hpp"
+
+#include <memory>
+
+#include "../gil/python_error.hpp"
+
+namespace pyb {
+namespace {
+
+constexpr const char *kVersionedName = "dltensor_versioned";
+constexpr const char *kUsedVersionedName = "used_dltensor_versioned";
+
+// torch entry points, looked up once. Strong references, never released: the interpreter
+// is started once per process and outlives every call.
+struct TorchApi {
+    PyObject *tensor_type = nullptr;          // torch.Tensor
+    PyObject *from_dlpack = nullptr;          // torch._C._from_dlpack(capsule)
+    PyObject *to_dlpack_versioned = nullptr;  // torch._C._to_dlpack_versioned(tensor)
+};
+TorchApi g_torch;
+
+const TorchApi &torch_api(Python py) {
+    if (g_torch.tensor_type) return g_torch;
+    PyObject *torch = PyImport_ImportModule("torch");
+    if (!torch) throw_python_error(py);
+    PyObject *c = PyObject_GetAttrString(torch, "_C");
+    TorchApi api;
+    api.tensor_type = PyObject_GetAttrString(torch, "Tensor");
+    api.from_dlpack = c ? PyObject_GetAttrString(c, "_from_dlpack") : nullptr;
+    api.to_dlpack_versioned = c ? PyObject_GetAttrString(c, "_to_dlpack_versioned") : nullptr;
+    Py_XDECREF(c);
+    Py_DECREF(torch);
+    if (!api.tensor_type || !api.from_dlpack || !api.to_dlpack_versioned) {
+        Py_XDECREF(api.tensor_type);
+        Py_XDECREF(api.from_dlpack);
+        Py_XDECREF(api.to_dlpack_versioned);
+        throw_python_error(py);
+    }
+    g_torch = api;
+    return g_torch;
+}
+
+// A DLManagedTensorVersioned lent to Python: keeps the host tensor alive until torch
+// calls the deleter (on whatever thread drops the torch tensor).
+struct Lent {
+    DLManagedTensorVersioned managed{};
+    std::shared_ptr<Tensor::Owner> keep;
+    static void deleter(DLManagedTensorVersioned *self) {
+        delete static_cast<Lent *>(self->manager_ctx);
+    }
+};
+
+// Runs when the capsule dies; if nobody took the tensor, it is still ours to free.
+void capsule_destructor(PyObject *capsule) {
+    if (!PyCapsule_IsValid(capsule, kVersionedName)) return;  // consumed (renamed)
+    auto *m = static_cast<DLManagedTensorVersioned *>(PyCapsule_GetPointer(capsule, kVersionedName));
+    if (m && m->deleter) m->deleter(m);
+}
+
+}  // namespace
+
+PyObject *tensor_to_python(Python py, const Tensor &tensor) {
+    const TorchApi &torch = torch_api(py);
+    const DLTensor &src = tensor.dl();
+
+    auto lent = std::make_unique<Lent>();
+    lent->keep = tensor.owner();
+    DLManagedTensorVersioned &m = lent->managed;
+    m.version = {DLPACK_MAJOR_VERSION, DLPACK_MINOR_VERSION};
+    m.manager_ctx = lent.get();
+    m.deleter = &Lent::deleter;
+    m.flags = tensor.read_only() ? DLPACK_FLAG_BITMASK_READ_ONLY : 0;
+    m.dl_tensor = src;
+    m.dl_tensor.data = tensor.data();  // byte_offset folded in: consumers differ on honouring it
+    m.dl_tensor.byte_offset = 0;
+    m.dl_tensor.shape = const_cast<std::int64_t *>(tensor.shape().data());
+    m.dl_tensor.strides = const_cast<std::int64_t *>(tensor.strides().data());
+
+    PyObject *capsule = PyCapsule_New(&m, kVersionedName, capsule_destructor);
+    if (!capsule) throw_python_error(py);
+    lent.release();  // the capsule (or, once consumed, torch) owns it now
+    PyObject *result = PyObject_CallOneArg(torch.from_dlpack, capsule);
+    Py_DECREF(capsule);
+    if (!result) throw_python_error(py);
+    return result;
+}
+
+bool is_torch_tensor(Python py, PyObject *obj) {
+    if (!g_torch.tensor_type) {
+        // No torch import just to look: if torch is not loaded, obj cannot be a tensor.
+        PyObject *modules = PyImport_GetModuleDict();
+        if (!PyDict_GetItemString(modules, "torch")) return false;
+        torch_api(py);
+    }
+    const int r = PyObject_IsInstance(obj, g_torch.tensor_type);
+    if (r < 0) throw_python_error(py);
+    return r == 1;
+}
+
+Tensor tensor_from_python(Python py, PyObject *obj) {
+    const TorchApi &torch = torch_api(py);
+    PyObject *tensor = obj;
+    Py_INCREF(tensor);
+    PyObject *requires_grad = PyObject_GetAttrString(tensor, "requires_grad");
+    if (!requires_grad) {
+        Py_DECREF(tensor);
+        throw_python_error(py);
+    }
+    const bool detach = requires_grad == Py_True;
+    Py_DECREF(requires_grad);
+    if (detach) {
+        PyObject *detached = PyObject_CallMethod(tensor, "detach", nullptr);
+        Py_DECREF(tensor);
+        if (!detached) throw_python_error(py);
+        tensor = detached;
+    }
+    PyObject *capsule = PyObject_CallOneArg(torch.to_dlpack_versioned, tensor);
+    Py_DECREF(tensor);
+    if (!capsule) throw_python_error(py);
+    auto *m = static_cast<DLManagedTensorVersioned *>(PyCapsule_GetPointer(capsule, kVersionedName));
+    if (!m || PyCapsule_SetName(capsule, kUsedVersionedName) != 0) {
+        Py_DECREF(capsule);
+        throw_python_error(py);
+    }
+    Py_DECREF(capsule);  // renamed: its destructor no longer frees the tensor
+    if (m->version.major != DLPACK_MAJOR_VERSION) {
+        // Spec: a consumer must not read a tensor of another major version, only free it.
+        m->deleter(m);
+        throw Error("pybridge: torch produced a DLPack " + std::to_string(m->version.major) + "." +
+                    std::to_string(m->version.minor) + " tensor; this build reads DLPack " +
+                    std::to_string(DLPACK_MAJOR_VERSION) + ".x");
+    }
+    return Tensor::adopt(m, /*deleter_needs_gil=*/true);
+}
+
+}  // namespace pyb

