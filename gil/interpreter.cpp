@@ -38,6 +38,8 @@ struct InterpreterState {
     Phase phase = Phase::Starting;
     bool release_pending = false;  // the release pool asked the loop to drain
     std::string start_error;
+    // Set by stop(): calls already taken off the queue but not started are rejected too.
+    std::atomic<bool> stop_requested{false};
 
     std::mutex stop_mutex;  // serializes stop(); held while joining
 };
@@ -211,6 +213,11 @@ void set_on_thread(bool on) {
     release_pool::control::set_holds_gil(on);
 }
 
+std::exception_ptr stopped_before_running() {
+    return std::make_exception_ptr(
+        InterpreterStopped("pybridge: the interpreter stopped before this call ran"));
+}
+
 void run_loop(InterpreterState &state, Python py) {
     PyThreadState *ts = PyEval_SaveThread();  // idle: GIL released for Python's own threads
     for (;;) {
@@ -230,7 +237,11 @@ void run_loop(InterpreterState &state, Python py) {
         set_on_thread(true);
         release_pool::control::drain(py);
         for (auto &task : batch) {
-            task->run(py);
+            if (state.stop_requested.load(std::memory_order_relaxed)) {
+                task->reject(stopped_before_running());
+            } else {
+                task->run(py);
+            }
             task.reset();  // destroy captures here, with the GIL
             if (release_pool::control::pending()) release_pool::control::drain(py);
         }
@@ -337,12 +348,12 @@ void Interpreter::stop() {
         std::lock_guard<std::mutex> lock(state_->mutex);
         if (state_->phase == Phase::Running) {
             state_->phase = Phase::Stopping;
+            state_->stop_requested.store(true, std::memory_order_relaxed);
             rejected.swap(state_->queue);
         }
     }
     state_->wake.notify_all();
-    auto why = std::make_exception_ptr(
-        InterpreterStopped("pybridge: the interpreter stopped before this call ran"));
+    const auto why = stopped_before_running();
     for (auto &task : rejected) task->reject(why);
     rejected.clear();
     if (state_->thread.joinable()) state_->thread.join();

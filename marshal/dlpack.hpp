@@ -14,17 +14,18 @@
 static_assert(DLPACK_MAJOR_VERSION > 1 || (DLPACK_MAJOR_VERSION == 1 && DLPACK_MINOR_VERSION >= 3),
               "pybridge needs DLPack >= 1.3 (versioned tensors, C exchange API)");
 
+// DLPack's types live in the global namespace; so must their operators, for ADL.
+inline bool operator==(DLDataType a, DLDataType b) {
+    return a.code == b.code && a.bits == b.bits && a.lanes == b.lanes;
+}
+inline bool operator!=(DLDataType a, DLDataType b) { return !(a == b); }
+
 namespace pyb {
 
 // "float32", "int64", "bool", "bfloat16", ...; "dtype(code=C, bits=B, lanes=L)" otherwise.
 std::string dtype_name(DLDataType dtype);
 // "cpu", "cuda:0", ...
 std::string device_name(DLDevice device);
-
-inline bool operator==(DLDataType a, DLDataType b) {
-    return a.code == b.code && a.bits == b.bits && a.lanes == b.lanes;
-}
-inline bool operator!=(DLDataType a, DLDataType b) { return !(a == b); }
 
 // The DLPack dtype of a C++ element type: dtype_of<float>() == {kDLFloat, 32, 1}.
 template <class T>

@@ -37,12 +37,6 @@ TEST(Interpreter, IsIsolatedAndHasArgv) {
     EXPECT_EQ(bridge().eval("__import__('sys').argv"), pyb::list({"pybridge"}));
 }
 
-TEST(Interpreter, InstallsNoSignalHandlerByDefault) {
-    // Python's default SIGINT handler would replace the host's; it is not installed.
-    EXPECT_TRUE(bridge().eval("__import__('signal').getsignal(__import__('signal').SIGINT) "
-                              "in (__import__('signal').SIG_DFL, None)").as_bool());
-}
-
 TEST(Interpreter, RunsAllWorkOnOneThreadThatIsNotTheHosts) {
     const std::int64_t first = bridge().eval("__import__('threading').get_ident()").as_int();
     std::atomic<int> same{0};

@@ -6,11 +6,14 @@
 #include <bridge/pybridge.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <future>
 #include <thread>
 
 namespace {
+
+void host_sigint_handler(int) {}
 
 TEST(Lifecycle, StartUseStopAndRefuseEverythingAfterwards) {
     // A bad environment is refused with a message naming it, and does not use up the
@@ -26,8 +29,17 @@ TEST(Lifecycle, StartUseStopAndRefuseEverythingAfterwards) {
     }
 
     ::setenv("PYTHONPATH", "/pybridge-must-not-see-this", 1);  // isolated: ignored
+    struct sigaction host {};
+    host.sa_handler = host_sigint_handler;
+    ASSERT_EQ(::sigaction(SIGINT, &host, nullptr), 0);
+
     auto py = std::make_unique<pyb::Bridge>();
     EXPECT_TRUE(py->interpreter().running());
+    // Python installed no SIGINT handler: the host's is still in place.
+    py->exec("import signal");
+    struct sigaction now {};
+    ASSERT_EQ(::sigaction(SIGINT, nullptr, &now), 0);
+    EXPECT_EQ(now.sa_handler, &host_sigint_handler);
     EXPECT_FALSE(py->eval("'/pybridge-must-not-see-this' in __import__('sys').path").as_bool());
 
     // stop() from the interpreter thread is an error, not a deadlock.

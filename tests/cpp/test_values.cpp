@@ -1,0 +1,185 @@
+// Values: every kind of the mapping table crosses to Python as the right type and comes
+// back equal; boundaries and refusals are clean errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "shared_bridge.hpp"
+
+using pyb_test::bridge;
+
+namespace {
+
+pyb::ObjectRef identity() {
+    static pyb::ObjectRef fn = bridge().eval("lambda x: x").as_object();
+    return fn;
+}
+pyb::ObjectRef type_name() {
+    static pyb::ObjectRef fn = bridge().eval("lambda x: type(x).__name__").as_object();
+    return fn;
+}
+
+pyb::Value round_trip(const pyb::Value &v) { return bridge().call(identity(), {v}); }
+std::string python_type(const pyb::Value &v) { return bridge().call(type_name(), {v}).as_str(); }
+
+struct Case {
+    const char *name;
+    pyb::Value value;
+    const char *python_type;
+};
+
+}  // namespace
+
+TEST(Values, EveryKindRoundTripsAsTheDocumentedPythonType) {
+    const Case cases[] = {
+        {"none", pyb::Value(), "NoneType"},
+        {"true", pyb::Value(true), "bool"},
+        {"false", pyb::Value(false), "bool"},
+        {"int", pyb::Value(std::int64_t{-12345678901234}), "int"},
+        {"float", pyb::Value(3.25), "float"},
+        {"str", pyb::Value("héllo, 世界"), "str"},
+        {"bytes", pyb::Value(pyb::Bytes{std::string("\x00\xff\x01", 3)}), "bytes"},
+        {"list", pyb::list({1, "two", 3.0}), "list"},
+        {"tuple", pyb::tuple({1, pyb::list({}), pyb::tuple({})}), "tuple"},
+        {"dict", pyb::dict({{"b", 1}, {"a", 2}, {3, pyb::tuple({true})}}), "dict"},
+    };
+    for (const Case &c : cases) {
+        SCOPED_TRACE(c.name);
+        EXPECT_EQ(python_type(c.value), c.python_type);
+        EXPECT_EQ(round_trip(c.value), c.value);
+    }
+}
+
+TEST(Values, BoolStaysBoolAndIsNeverAnInt) {
+    EXPECT_EQ(bridge().eval("True").kind(), pyb::Value::Kind::Bool);
+    EXPECT_EQ(bridge().eval("1").kind(), pyb::Value::Kind::Int);
+    EXPECT_EQ(round_trip(true).kind(), pyb::Value::Kind::Bool);
+    EXPECT_THROW(bridge().eval("True").as_int(), pyb::Error);
+}
+
+TEST(Values, Int64LimitsRoundTripAndLargerIntsAreRefused) {
+    for (std::int64_t v : {std::numeric_limits<std::int64_t>::min(), std::int64_t{-1}, std::int64_t{0},
+                           std::numeric_limits<std::int64_t>::max()}) {
+        EXPECT_EQ(round_trip(v).as_int(), v);
+    }
+    EXPECT_EQ(bridge().eval("2**63 - 1").as_int(), std::numeric_limits<std::int64_t>::max());
+    EXPECT_EQ(bridge().eval("-2**63").as_int(), std::numeric_limits<std::int64_t>::min());
+    try {
+        bridge().eval("2**63");
+        FAIL() << "2**63 converted";
+    } catch (const pyb::Error &e) {
+        EXPECT_NE(std::string(e.what()).find("int64"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(bridge().eval("-2**63 - 1"), pyb::Error);
+}
+
+TEST(Values, FloatsKeepNanInfinityAndNegativeZeroBitForBit) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const double inf = std::numeric_limits<double>::infinity();
+    for (double v : {nan, inf, -inf, -0.0, 0.0, 5e-324, 1.7976931348623157e308}) {
+        const double back = round_trip(v).as_float();
+        EXPECT_EQ(std::memcmp(&back, &v, sizeof v), 0) << v;
+    }
+    EXPECT_TRUE(std::signbit(bridge().eval("-0.0").as_float()));
+    EXPECT_TRUE(std::isnan(bridge().eval("float('nan')").as_float()));
+}
+
+TEST(Values, StringsAreUtf8WithEmbeddedNulKept) {
+    const std::string s("a\0b\xc3\xa9\xf0\x9f\x98\x80", 9);  // a NUL b é 😀
+    EXPECT_EQ(round_trip(pyb::Value(s)).as_str(), s);
+    bridge().exec("def _len(x):\n    return len(x)\n");
+    EXPECT_EQ(bridge().call(bridge().eval("_len").as_object(), {pyb::Value(s)}).as_int(), 5);
+    EXPECT_EQ(bridge().eval("'\\u00e9'").as_str(), "\xc3\xa9");
+}
+
+TEST(Values, InvalidUtf8FromTheHostIsAPythonErrorNamingThePosition) {
+    try {
+        round_trip(pyb::Value(std::string("ok\xff", 3)));
+        FAIL() << "invalid UTF-8 accepted";
+    } catch (const pyb::PythonError &e) {
+        EXPECT_EQ(e.type_name(), "UnicodeDecodeError");
+        EXPECT_NE(e.message().find("position 2"), std::string::npos) << e.message();
+    }
+}
+
+TEST(Values, LoneSurrogateFromPythonIsAPythonError) {
+    try {
+        bridge().eval("'x\\udc80'");
+        FAIL() << "lone surrogate converted";
+    } catch (const pyb::PythonError &e) {
+        EXPECT_EQ(e.type_name(), "UnicodeEncodeError");
+        EXPECT_NE(e.message().find("position 1"), std::string::npos) << e.message();
+    }
+}
+
+TEST(Values, BytearrayArrivesAsBytes) {
+    const pyb::Value v = bridge().eval("bytearray(b'\\x00ab')");
+    EXPECT_EQ(v.as_bytes().data, std::string("\0ab", 3));
+}
+
+TEST(Values, DictKeepsInsertionOrderAndAnyHashableKey) {
+    const pyb::Value d = bridge().eval("{'z': 1, 2: 'two', (1, 'a'): None, 'a': [1]}");
+    const auto &items = d.as_dict().items;
+    ASSERT_EQ(items.size(), 4u);
+    EXPECT_EQ(items[0].first, pyb::Value("z"));
+    EXPECT_EQ(items[1].first, pyb::Value(2));
+    EXPECT_EQ(items[2].first, pyb::tuple({1, "a"}));
+    EXPECT_EQ(items[3].second, pyb::list({1}));
+    EXPECT_EQ(round_trip(d), d);
+}
+
+TEST(Values, UnhashableDictKeyFromTheHostIsAPythonError) {
+    try {
+        round_trip(pyb::dict({{pyb::list({1}), 1}}));
+        FAIL() << "unhashable key accepted";
+    } catch (const pyb::PythonError &e) {
+        EXPECT_EQ(e.type_name(), "TypeError");
+        EXPECT_NE(e.message().find("unhashable"), std::string::npos) << e.message();
+    }
+}
+
+TEST(Values, OtherObjectsStayHandlesToTheSameObject) {
+    bridge().exec("class _Thing:\n    def twice(self, x):\n        return 2 * x\n_thing = _Thing()\n");
+    const pyb::Value thing = bridge().eval("_thing");
+    ASSERT_EQ(thing.kind(), pyb::Value::Kind::Object);
+    EXPECT_EQ(bridge().call_method(thing.as_object(), "twice", {21}).as_int(), 42);
+    EXPECT_TRUE(bridge().call(bridge().eval("lambda x: x is _thing").as_object(), {thing}).as_bool());
+    EXPECT_EQ(round_trip(thing), thing);
+    // Subclasses of builtins keep their type as handles (an OrderedDict is not a dict here).
+    EXPECT_EQ(bridge().eval("__import__('collections').OrderedDict(a=1)").kind(), pyb::Value::Kind::Object);
+}
+
+TEST(Values, KeywordArgumentsReachPython) {
+    bridge().exec("def _kw(a, b=0, *, c=0):\n    return (a, b, c)\n");
+    const pyb::Value r = bridge().call(bridge().eval("_kw").as_object(), {1}, {{"c", 3}, {"b", 2}});
+    EXPECT_EQ(r, pyb::tuple({1, 2, 3}));
+}
+
+TEST(Values, NestingDeeperThanTheLimitIsAnErrorNotACrash) {
+    // From Python: 100,000 levels of lists.
+    try {
+        bridge().eval("(lambda: (l := [], [ (l := [l]) for _ in range(100000) ], l)[2])()");
+        FAIL() << "deep nesting converted";
+    } catch (const pyb::Error &e) {
+        EXPECT_NE(std::string(e.what()).find("nested deeper"), std::string::npos) << e.what();
+    }
+    // A list that contains itself.
+    EXPECT_THROW(bridge().eval("(lambda l: (l.append(l), l)[1])([])"), pyb::Error);
+    // From the host.
+    pyb::Value deep = pyb::list({});
+    for (int i = 0; i < pyb::kMaxDepth + 5; ++i) deep = pyb::list({deep});
+    EXPECT_THROW(round_trip(deep), pyb::Error);
+    // Still usable afterwards.
+    EXPECT_EQ(bridge().eval("1 + 1").as_int(), 2);
+}
+
+TEST(Values, WrongKindAccessNamesBothKinds) {
+    try {
+        pyb::Value(1.5).as_str();
+        FAIL();
+    } catch (const pyb::Error &e) {
+        EXPECT_STREQ(e.what(), "pybridge: expected a str value, got float");
+    }
+}
