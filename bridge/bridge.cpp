@@ -130,7 +130,7 @@ ObjectRef Bridge::call_method_ref(const ObjectRef &obj, std::string_view method,
         [&](Python py) { return ObjectRef::steal(py, call_method_new(py, obj, method, args, kwargs)); });
 }
 
-std::future<Value> Bridge::call_method_async(ObjectRef obj, std::string method, Args args, Kwargs kwargs) {
+Future<Value> Bridge::call_method_async(ObjectRef obj, std::string method, Args args, Kwargs kwargs) {
     return interp_.submit([obj = std::move(obj), method = std::move(method), args = std::move(args),
                            kwargs = std::move(kwargs)](Python py) {
         return to_value(py, call_method_new(py, obj, method, args, kwargs));

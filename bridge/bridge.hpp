@@ -15,7 +15,6 @@
 //   py.stop();
 #pragma once
 
-#include <future>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -57,7 +56,7 @@ public:
 
     // The asynchronous form of call_method: returns at once; the future holds the result
     // or the error. Arguments are copied (handles are shared, not deep-copied).
-    std::future<Value> call_method_async(ObjectRef obj, std::string method, Args args = {},
+    Future<Value> call_method_async(ObjectRef obj, std::string method, Args args = {},
                                          Kwargs kwargs = {});
 
     // eval(expression) / exec(source) in the namespace of module __main__, which persists

@@ -3,6 +3,8 @@
 // Thread contract: a plain value; build it on any thread before Interpreter starts.
 #pragma once
 
+#include <exception>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,15 @@ struct InterpreterConfig {
     // Let Python install its own signal handlers (SIGINT -> KeyboardInterrupt). Off by
     // default: the host keeps its handlers.
     bool install_signal_handlers = false;
+
+    // Route SIGINT to the running call only: pybridge installs a SIGINT handler that raises
+    // KeyboardInterrupt in the call running at that moment (nothing happens when idle), and
+    // restores the previous handler at stop(). Off by default.
+    bool sigint_interrupts_call = false;
+
+    // Receives the exception of a failed post() call, on the interpreter thread. Must not
+    // throw or block on the interpreter. Empty: the message is printed to stderr.
+    std::function<void(std::exception_ptr)> error_sink;
 
     Finalize finalize = Finalize::Auto;
 };

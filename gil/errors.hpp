@@ -5,6 +5,7 @@
 // leaves the interpreter thread can never touch a refcount without the GIL.
 #pragma once
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -24,25 +25,51 @@ public:
     using Error::Error;
 };
 
+// The call was cancelled (Future::cancel()): either it never ran, or an exception was
+// raised into its Python code at the next bytecode boundary and it stopped there.
+class Cancelled : public Error {
+public:
+    using Error::Error;
+};
+
+// The call's deadline passed: like Cancelled, at the deadline instead of on request.
+class DeadlineExceeded : public Cancelled {
+public:
+    using Cancelled::Cancelled;
+};
+
+// Waiting on the interpreter thread for a call that can only run after the current one
+// returns: it would never finish, so it fails at once.
+class WouldDeadlock : public Error {
+public:
+    using Error::Error;
+};
+
 // A Python exception, captured on the interpreter thread as text.
 //   type_name(): qualified type name, e.g. "ValueError" or "torch.OutOfMemoryError"
 //                (module omitted for builtins).
 //   message():   str(exception); "<unprintable ...>" if str() itself raised.
 //   traceback(): the full text traceback.format_exception() prints, chained
 //                __cause__/__context__ included.
+//   exit_code(): for SystemExit, the status Python would have exited with (sys.exit(3)
+//                -> 3, sys.exit() -> 0, sys.exit("msg") -> 1); empty otherwise. The host
+//                process is never exited: what to do with the code is the host's choice.
 // what() is "<type_name>: <message>".
 class PythonError : public Error {
 public:
-    PythonError(std::string type_name, std::string message, std::string traceback);
+    PythonError(std::string type_name, std::string message, std::string traceback,
+                std::optional<int> exit_code = std::nullopt);
 
     const std::string &type_name() const noexcept { return type_name_; }
     const std::string &message() const noexcept { return message_; }
     const std::string &traceback() const noexcept { return traceback_; }
+    std::optional<int> exit_code() const noexcept { return exit_code_; }
 
 private:
     std::string type_name_;
     std::string message_;
     std::string traceback_;
+    std::optional<int> exit_code_;
 };
 
 }  // namespace pyb

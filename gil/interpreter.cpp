@@ -3,15 +3,19 @@
 #include <pybind11/embed.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
-#include <deque>
 #include <fstream>
 #include <mutex>
 #include <sys/stat.h>
 #include <thread>
 #include <vector>
 
+#include "call_queue.hpp"
+#include "futex.hpp"
+#include "interrupt.hpp"
 #include "python_error.hpp"
 #include "release_pool_control.hpp"
 
@@ -23,33 +27,59 @@
 #endif
 
 namespace pyb {
+
+const char *to_string(SubmitStatus status) noexcept {
+    switch (status) {
+        case SubmitStatus::Ok: return "ok";
+        case SubmitStatus::NotStarted: return "the interpreter has not been started";
+        case SubmitStatus::Stopping: return "the interpreter is stopping";
+        case SubmitStatus::Stopped: return "the interpreter has been stopped";
+    }
+    return "?";
+}
+
 namespace detail {
 
-enum class Phase { Starting, Running, Stopping, Stopped };
+enum class Phase { NotStarted, Starting, Running, Stopping, Stopped };
+
+// Submitters count themselves in `gate` while they push; stop() sets kClosed, after which
+// nobody new gets in, and the loop waits for the count to reach zero before it cancels
+// what is left in the queue. So no call is ever pushed behind the final drain.
+constexpr std::uint64_t kClosed = 1ull << 63;
 
 struct InterpreterState {
     InterpreterConfig config;
     InterpreterInfo info;
     std::thread thread;
 
-    std::mutex mutex;  // guards everything below
-    std::condition_variable wake;
-    std::deque<std::unique_ptr<Task>> queue;
-    Phase phase = Phase::Starting;
-    bool release_pending = false;  // the release pool asked the loop to drain
-    std::string start_error;
-    // Set by stop(): calls already taken off the queue but not started are rejected too.
+    CallQueue queue;
+    alignas(64) std::atomic<std::uint64_t> gate{kClosed};
+    alignas(64) std::atomic<std::uint32_t> sleeping{0};  // 1 while the loop sleeps on it
     std::atomic<bool> stop_requested{false};
+    std::atomic<Phase> phase{Phase::NotStarted};
 
+    std::mutex start_mutex;  // guards start_error; with started_cv, the start hand-shake
+    std::condition_variable started_cv;
+    std::string start_error;
     std::mutex stop_mutex;  // serializes stop(); held while joining
 };
 
-std::exception_ptr portable_current_exception(Python py) noexcept {
+std::exception_ptr failed_call_error(const CallNode &call, Python py) noexcept {
     try {
-        throw;
-    } catch (pybind11::error_already_set &e) {
-        e.restore();  // back into the error indicator, then captured as plain text
-        return std::make_exception_ptr(fetch_python_error(py));
+        try {
+            throw;
+        } catch (pybind11::error_already_set &e) {
+            e.restore();  // back into the error indicator, then captured as plain text
+            throw_python_error(py);
+        }
+    } catch (const PythonError &e) {
+        if (call.interrupt_requested.load(std::memory_order_acquire) &&
+            e.type_name() == interrupt::kInterruptTypeName) {
+            if (call.is_deadline_interrupt)
+                return std::make_exception_ptr(DeadlineExceeded("pybridge: call interrupted at its deadline"));
+            return std::make_exception_ptr(Cancelled("pybridge: call cancelled while running"));
+        }
+        return std::current_exception();
     } catch (...) {
         return std::current_exception();
     }
@@ -59,10 +89,13 @@ std::exception_ptr portable_current_exception(Python py) noexcept {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+using detail::CallNode;
 using detail::InterpreterState;
 using detail::Phase;
 
 std::atomic<bool> g_started{false};
+std::atomic<InterpreterState *> g_state{nullptr};  // the one running interpreter, for run_inline
 thread_local bool t_on_interpreter_thread = false;
 
 bool file_exists(const std::string &path) {
@@ -199,57 +232,133 @@ void shutdown_without_finalize() {
     PyErr_Clear();
 }
 
-void wake_loop(void *ctx) {
-    auto *state = static_cast<InterpreterState *>(ctx);
-    {
-        std::lock_guard<std::mutex> lock(state->mutex);
-        state->release_pending = true;
+void notify(InterpreterState &state) noexcept {
+    // Pairs with the seq_cst store in sleep_until_work(): either the loop sees our work, or
+    // we see it asleep and wake it.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (state.sleeping.load(std::memory_order_relaxed) == 1 && state.sleeping.exchange(0) == 1) {
+        futex::wake(state.sleeping, 1);
     }
-    state->wake.notify_one();
+}
+
+void notify_from_pool(void *ctx) { notify(*static_cast<InterpreterState *>(ctx)); }
+
+bool has_work(InterpreterState &state) noexcept {
+    return !state.queue.empty() || release_pool::control::pending() ||
+           state.stop_requested.load(std::memory_order_acquire);
+}
+
+void sleep_until_work(InterpreterState &state) noexcept {
+    state.sleeping.store(1, std::memory_order_seq_cst);
+    if (has_work(state)) {
+        state.sleeping.store(0, std::memory_order_relaxed);
+        return;
+    }
+    while (state.sleeping.load(std::memory_order_acquire) == 1) futex::wait(state.sleeping, 1);
+}
+
+std::exception_ptr stopped_before_running() {
+    return std::make_exception_ptr(InterpreterStopped("pybridge: the interpreter stopped before this call ran"));
+}
+
+void report_posted_failure(const InterpreterConfig &config, std::exception_ptr error) noexcept {
+    try {
+        if (config.error_sink) {
+            config.error_sink(error);
+            return;
+        }
+        std::rethrow_exception(error);
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "pybridge: a posted call failed: %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "pybridge: a posted call failed\n");
+    }
+}
+
+void finish_call(InterpreterState *state, CallNode *call) noexcept {
+    if (call->fire_and_forget &&
+        (call->state.load(std::memory_order_acquire) & detail::kStateMask) == detail::kFailed && state) {
+        report_posted_failure(state->config, call->error);
+    }
+    call->release();  // the queue's reference
+}
+
+void run_call(InterpreterState &state, CallNode *call, Python py) noexcept {
+    if (!call->start_running()) {  // cancelled while queued
+        call->discard();
+        call->release();
+        return;
+    }
+    detail::interrupt::set_running(call);
+    // A cancel() that raced with start_running() set the flag before reading the running
+    // call: one of the two sides sees the other.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (call->interrupt_requested.load(std::memory_order_acquire)) {
+        call->discard();
+        call->error = call->is_deadline_interrupt
+                          ? std::make_exception_ptr(DeadlineExceeded("pybridge: call's deadline passed before it ran"))
+                          : std::make_exception_ptr(Cancelled("pybridge: call cancelled before it ran"));
+        call->finish(detail::kCancelled);
+    } else {
+        call->invoke(py);
+    }
+    detail::interrupt::set_running(nullptr);
+    finish_call(&state, call);
+}
+
+// Spins holding the GIL while work may arrive soon; the budget adapts like the hosts'.
+bool spin_for_work(InterpreterState &state, std::int64_t &budget_ns) noexcept {
+    constexpr std::int64_t kMin = 2'000, kMax = 100'000;
+    const auto until = Clock::now() + std::chrono::nanoseconds(budget_ns);
+    for (unsigned i = 1;; ++i) {
+        if (has_work(state)) {
+            budget_ns = std::min(kMax, budget_ns * 2);
+            return true;
+        }
+        futex::cpu_relax();
+        if ((i & 63) == 0 && Clock::now() >= until) break;
+    }
+    budget_ns = std::max(kMin, budget_ns / 2);
+    return false;
+}
+
+void run_loop(InterpreterState &state, Python py) {
+    std::int64_t spin_ns = 20'000;
+    auto last_gil_release = Clock::now();
+    unsigned calls = 0;
+    for (;;) {
+        if (state.stop_requested.load(std::memory_order_acquire)) break;
+        // Releases queued by host threads go first: a call sees every drop made before it.
+        if (release_pool::control::pending()) release_pool::control::drain(py);
+        if (CallNode *call = state.queue.pop()) {
+            run_call(state, call, py);
+            // Busy for long: hand the GIL to Python's own threads now and then (a brief
+            // release lets a thread that asked for the GIL take it).
+            if ((++calls & 63) == 0 && Clock::now() - last_gil_release > std::chrono::milliseconds(5)) {
+                PyEval_RestoreThread(PyEval_SaveThread());
+                last_gil_release = Clock::now();
+            }
+            continue;
+        }
+        if (spin_for_work(state, spin_ns)) continue;
+        PyThreadState *ts = PyEval_SaveThread();  // idle: the GIL goes to Python's threads
+        sleep_until_work(state);
+        PyEval_RestoreThread(ts);
+        last_gil_release = Clock::now();
+    }
+    // Stopping. Wait out submitters mid-push, then cancel everything still queued.
+    while ((state.gate.load(std::memory_order_acquire) & ~detail::kClosed) != 0) std::this_thread::yield();
+    const auto why = stopped_before_running();
+    while (CallNode *call = state.queue.pop()) {
+        call->cancel_queued(why);
+        call->discard();
+        call->release();
+    }
 }
 
 void set_on_thread(bool on) {
     t_on_interpreter_thread = on;
     release_pool::control::set_holds_gil(on);
-}
-
-std::exception_ptr stopped_before_running() {
-    return std::make_exception_ptr(
-        InterpreterStopped("pybridge: the interpreter stopped before this call ran"));
-}
-
-void run_loop(InterpreterState &state, Python py) {
-    PyThreadState *ts = PyEval_SaveThread();  // idle: GIL released for Python's own threads
-    for (;;) {
-        std::deque<std::unique_ptr<detail::Task>> batch;
-        bool stopping = false;
-        {
-            std::unique_lock<std::mutex> lock(state.mutex);
-            state.wake.wait(lock, [&] {
-                return !state.queue.empty() || state.release_pending ||
-                       state.phase == Phase::Stopping;
-            });
-            batch.swap(state.queue);
-            state.release_pending = false;
-            stopping = state.phase == Phase::Stopping;
-        }
-        PyEval_RestoreThread(ts);
-        set_on_thread(true);
-        release_pool::control::drain(py);
-        for (auto &task : batch) {
-            if (state.stop_requested.load(std::memory_order_relaxed)) {
-                task->reject(stopped_before_running());
-            } else {
-                task->run(py);
-            }
-            task.reset();  // destroy captures here, with the GIL
-            if (release_pool::control::pending()) release_pool::control::drain(py);
-        }
-        set_on_thread(false);
-        ts = PyEval_SaveThread();
-        if (stopping) break;
-    }
-    PyEval_RestoreThread(ts);
 }
 
 }  // namespace
@@ -260,6 +369,7 @@ void Interpreter::thread_main(InterpreterState *state) {
         init_python(state->config);
         try {
             prepend_sys_path(py, state->config);
+            detail::interrupt::open(py, state->config.sigint_interrupts_call);
         } catch (...) {
             pybind11::finalize_interpreter();
             throw;
@@ -267,24 +377,28 @@ void Interpreter::thread_main(InterpreterState *state) {
     } catch (const std::exception &e) {
         // Refused before CPython was touched (bad path, wrong venv): a retry may start it.
         if (!Py_IsInitialized()) g_started.store(false);
-        std::lock_guard<std::mutex> lock(state->mutex);
+        std::lock_guard<std::mutex> lock(state->start_mutex);
         state->start_error = e.what();
-        state->phase = Phase::Stopped;
-        state->wake.notify_all();
+        state->phase.store(Phase::Stopped);
+        state->started_cv.notify_all();
         return;
     }
     state->info = read_info();
-    release_pool::control::open(wake_loop, state);
-    {
-        std::lock_guard<std::mutex> lock(state->mutex);
-        state->phase = Phase::Running;
-    }
-    state->wake.notify_all();
-
-    run_loop(*state, py);  // returns holding the GIL, once stop() was seen
-
     set_on_thread(true);
+    release_pool::control::open(notify_from_pool, state);
+    g_state.store(state);
+    {
+        std::lock_guard<std::mutex> lock(state->start_mutex);
+        state->phase.store(Phase::Running);
+        state->gate.fetch_and(~detail::kClosed);  // submissions open
+    }
+    state->started_cv.notify_all();
+
+    run_loop(*state, py);  // returns once stop() was seen and the queue is empty
+
     release_pool::control::close(py);
+    detail::interrupt::close(py);
+    g_state.store(nullptr);
     const bool finalize = state->config.finalize == Finalize::Always ||
                           (state->config.finalize == Finalize::Auto && !torch_loaded());
     if (finalize) {
@@ -295,23 +409,28 @@ void Interpreter::thread_main(InterpreterState *state) {
         set_on_thread(false);
         PyEval_SaveThread();  // leave the GIL to Python's daemon threads
     }
-    std::lock_guard<std::mutex> lock(state->mutex);
-    state->phase = Phase::Stopped;
+    state->phase.store(Phase::Stopped);
 }
 
-Interpreter::Interpreter(InterpreterConfig config) : state_(std::make_unique<InterpreterState>()) {
-    if (g_started.exchange(true)) {
+Interpreter::Interpreter() : state_(std::make_unique<InterpreterState>()) {}
+
+Interpreter::Interpreter(InterpreterConfig config) : Interpreter() { start(std::move(config)); }
+
+void Interpreter::start(InterpreterConfig config) {
+    if (state_->phase.load() != Phase::NotStarted || g_started.exchange(true)) {
         throw Error("pybridge: an Interpreter was already started in this process; CPython "
                     "with extension modules loaded cannot be restarted, so share one Interpreter");
     }
     state_->config = std::move(config);
+    std::unique_lock<std::mutex> lock(state_->start_mutex);
+    state_->phase.store(Phase::Starting);
     state_->thread = std::thread(&Interpreter::thread_main, state_.get());
-    std::unique_lock<std::mutex> lock(state_->mutex);
-    state_->wake.wait(lock, [&] { return state_->phase != Phase::Starting; });
-    if (state_->phase == Phase::Stopped) {
+    state_->started_cv.wait(lock, [&] { return state_->phase.load() != Phase::Starting; });
+    if (state_->phase.load() == Phase::Stopped) {
         std::string why = state_->start_error;
         lock.unlock();
         state_->thread.join();
+        state_->phase.store(Phase::NotStarted);  // nothing ran: a later start() may retry
         throw Error(why);
     }
 }
@@ -326,15 +445,39 @@ Interpreter::~Interpreter() {
     }
 }
 
-void Interpreter::enqueue(std::unique_ptr<detail::Task> task) {
-    {
-        std::lock_guard<std::mutex> lock(state_->mutex);
-        if (state_->phase != Phase::Running) {
-            throw InterpreterStopped("pybridge: the interpreter has been stopped; no more calls run");
+SubmitStatus Interpreter::enqueue(CallNode *first, CallNode *last, const CallOptions &options) noexcept {
+    InterpreterState &st = *state_;
+    if (st.gate.fetch_add(1, std::memory_order_seq_cst) & detail::kClosed) {
+        st.gate.fetch_sub(1, std::memory_order_release);
+        switch (st.phase.load()) {
+            case Phase::NotStarted:
+            case Phase::Starting: return SubmitStatus::NotStarted;
+            case Phase::Running:
+            case Phase::Stopping: return SubmitStatus::Stopping;
+            case Phase::Stopped: return SubmitStatus::Stopped;
         }
-        state_->queue.push_back(std::move(task));
     }
-    state_->wake.notify_one();
+    if (options.deadline) {
+        try {
+            detail::interrupt::add_deadline(first, *options.deadline);
+        } catch (...) {
+            // Out of memory for the deadline record: the call runs without one.
+        }
+    }
+    st.queue.push(first, last);
+    st.gate.fetch_sub(1, std::memory_order_release);
+    notify(st);
+    return SubmitStatus::Ok;
+}
+
+void Interpreter::run_inline(CallNode *node) noexcept {
+    node->start_running();
+    node->invoke(token());
+    finish_call(g_state.load(std::memory_order_acquire), node);
+}
+
+void Interpreter::throw_not_running(SubmitStatus status) const {
+    throw InterpreterStopped(std::string("pybridge: cannot run the call: ") + to_string(status));
 }
 
 void Interpreter::stop() {
@@ -343,26 +486,18 @@ void Interpreter::stop() {
                     "call it from a host thread");
     }
     std::lock_guard<std::mutex> serial(state_->stop_mutex);
-    std::deque<std::unique_ptr<detail::Task>> rejected;
-    {
-        std::lock_guard<std::mutex> lock(state_->mutex);
-        if (state_->phase == Phase::Running) {
-            state_->phase = Phase::Stopping;
-            state_->stop_requested.store(true, std::memory_order_relaxed);
-            rejected.swap(state_->queue);
-        }
+    Phase expected = Phase::Running;
+    if (state_->phase.compare_exchange_strong(expected, Phase::Stopping)) {
+        state_->gate.fetch_or(detail::kClosed);
+        state_->stop_requested.store(true, std::memory_order_release);
+        notify(*state_);
+    } else if (expected == Phase::NotStarted) {
+        state_->phase.store(Phase::Stopped);
     }
-    state_->wake.notify_all();
-    const auto why = stopped_before_running();
-    for (auto &task : rejected) task->reject(why);
-    rejected.clear();
     if (state_->thread.joinable()) state_->thread.join();
 }
 
-bool Interpreter::running() const noexcept {
-    std::lock_guard<std::mutex> lock(state_->mutex);
-    return state_->phase == Phase::Running;
-}
+bool Interpreter::running() const noexcept { return state_->phase.load() == Phase::Running; }
 
 const InterpreterInfo &Interpreter::info() const noexcept { return state_->info; }
 

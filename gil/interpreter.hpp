@@ -2,45 +2,67 @@
 // owns it.
 //
 // Thread contract:
-//   - submit(), call() and stop() may be called from any host thread. Host threads never
-//     take the GIL: work is queued, and the interpreter thread runs it, FIFO, one call at
-//     a time, holding the GIL.
-//   - Work submitted from the interpreter thread itself (Python called a host function that
-//     calls Python again) runs inline at once instead of deadlocking.
-//   - While idle the interpreter thread sleeps with the GIL released, so Python's own
-//     background threads keep running.
+//   - submit(), try_submit(), submit_batch(), post(), call() and stop() may be called from
+//     any host thread, concurrently. Host threads never take the GIL: calls are queued
+//     (lock-free, FIFO) and the interpreter thread runs them one at a time, holding the GIL.
+//   - A call submitted from the interpreter thread itself (Python called a host function
+//     that calls Python again) runs inline at once instead of deadlocking; waiting there for
+//     a call queued behind the current one throws WouldDeadlock (see future.hpp).
+//   - Idle, the interpreter thread spins a few microseconds, then sleeps on a futex with the
+//     GIL released, so Python's own background threads keep running.
 //   - One Interpreter per process, started once: CPython cannot be re-initialized safely
 //     once extension modules such as torch are loaded. A second start is an Error.
 //   - stop() is explicit and idempotent; the destructor calls it. Do not rely on a static
 //     Interpreter's destructor: stop it before main() returns.
+//
+// Cancellation policy: a call cancelled (Future::cancel()) or past its deadline before it
+// starts never runs. A running one gets the exception pybridge.CallInterrupted (a
+// BaseException, so `except Exception` does not swallow it) raised into its Python code at
+// the next bytecode boundary: `while True: pass` stops. C-level work in progress (one torch
+// operation, a time.sleep()) finishes first. The interpreter stays usable afterwards.
 #pragma once
 
-#include <exception>
-#include <functional>
-#include <future>
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "config.hpp"
 #include "errors.hpp"
+#include "future.hpp"
 #include "python_token.hpp"
 
 namespace pyb {
 
-namespace detail {
-// A queued call: run() on the interpreter thread with the GIL, or reject() if it never runs.
-struct Task {
-    virtual ~Task() = default;
-    virtual void run(Python) noexcept = 0;
-    virtual void reject(std::exception_ptr why) noexcept = 0;
+// Why try_submit() could not queue a call.
+enum class SubmitStatus {
+    Ok,
+    NotStarted,  // start() has not run (or failed)
+    Stopping,    // stop() has begun
+    Stopped,     // the interpreter thread has finished
 };
-struct InterpreterState;
-// The exception being handled, made safe to leave the interpreter thread: a pybind11
-// error_already_set (which holds Python objects) becomes a PythonError.
-std::exception_ptr portable_current_exception(Python) noexcept;
-}  // namespace detail
+const char *to_string(SubmitStatus status) noexcept;
+
+template <class T>
+struct TrySubmit {
+    SubmitStatus status;
+    Future<T> future;  // valid only when status == Ok
+    explicit operator bool() const noexcept { return status == SubmitStatus::Ok; }
+};
+
+struct CallOptions {
+    // The call is cancelled with DeadlineExceeded if it has not finished by then.
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+
+    template <class Rep, class Period>
+    static CallOptions timeout(std::chrono::duration<Rep, Period> d) {
+        return {std::chrono::steady_clock::now() + d};
+    }
+};
 
 // Where the running interpreter found itself (read once at start-up).
 struct InterpreterInfo {
@@ -50,33 +72,58 @@ struct InterpreterInfo {
     std::string base_prefix;  // sys.base_prefix (the Python installation)
 };
 
+namespace detail {
+struct InterpreterState;
+}
+
 class Interpreter {
 public:
-    // Starts CPython on a new thread and waits until it is initialized.
-    // Throws Error if start-up fails (the message names the Python executable and the
-    // reason, e.g. a venv built on another Python than the libpython linked in), or if an
-    // Interpreter was already started in this process.
-    explicit Interpreter(InterpreterConfig config = {});
+    // Not started: calls report SubmitStatus::NotStarted until start().
+    Interpreter();
+    // Constructs and start()s.
+    explicit Interpreter(InterpreterConfig config);
     ~Interpreter();  // stop()
 
     Interpreter(const Interpreter &) = delete;
     Interpreter &operator=(const Interpreter &) = delete;
 
-    // Queues fn(Python) to run on the interpreter thread; returns a future for its result.
-    // An exception thrown by fn (PythonError for a Python exception) is stored in the future.
-    // On the interpreter thread itself, runs fn inline and returns a ready future.
-    // Throws InterpreterStopped if stop() has begun.
-    template <class F>
-    auto submit(F &&fn) -> std::future<std::invoke_result_t<std::decay_t<F> &, Python>>;
+    // Starts CPython on a new thread and waits until it is initialized. Throws Error if
+    // start-up fails (the message names the Python executable and the reason, e.g. a venv
+    // built on another Python than the libpython linked in), if this Interpreter was
+    // started before, or if another Interpreter was started in this process.
+    void start(InterpreterConfig config = {});
 
-    // submit(fn).get(): runs fn on the interpreter thread and returns its result or
-    // rethrows its exception.
     template <class F>
-    auto call(F &&fn) -> std::invoke_result_t<std::decay_t<F> &, Python> {
-        return submit(std::forward<F>(fn)).get();
+    using Result = std::invoke_result_t<std::decay_t<F> &, Python>;
+
+    // Queues fn(Python) to run on the interpreter thread; the Future holds its result, or
+    // the exception it threw (PythonError for a Python exception). On the interpreter
+    // thread itself, runs fn inline and returns a ready Future.
+    // Throws InterpreterStopped if the interpreter is not running (see try_submit()).
+    template <class F>
+    Future<Result<F>> submit(F &&fn, const CallOptions &options = {});
+
+    // submit() that reports why it cannot queue instead of throwing.
+    template <class F>
+    TrySubmit<Result<F>> try_submit(F &&fn, const CallOptions &options = {});
+
+    // Queues all of `fns` with one hand-off and one wake-up; futures in the same order.
+    // Throws InterpreterStopped (and queues none) if the interpreter is not running.
+    template <class F>
+    std::vector<Future<Result<F>>> submit_batch(std::vector<F> fns);
+
+    // Fire and forget: queues fn; its result is dropped and an exception it throws goes to
+    // InterpreterConfig::error_sink. Throws InterpreterStopped if not running.
+    template <class F>
+    void post(F &&fn);
+
+    // submit(fn, options).get().
+    template <class F>
+    Result<F> call(F &&fn, const CallOptions &options = {}) {
+        return submit(std::forward<F>(fn), options).get();
     }
 
-    // Stops the interpreter: queued calls that have not started are rejected with
+    // Stops the interpreter: calls that have not started are cancelled with
     // InterpreterStopped, the running call finishes, pending releases run, Python is
     // finalized per InterpreterConfig::finalize, and the thread is joined. Idempotent;
     // concurrent callers all return after the thread is joined. Throws Error when called
@@ -90,49 +137,92 @@ public:
     static bool on_interpreter_thread() noexcept;
 
 private:
-    template <class F, class R>
-    struct CallTask;
-
-    void enqueue(std::unique_ptr<detail::Task> task);  // throws InterpreterStopped
+    // Queues the linked chain first..last; takes no reference on failure.
+    SubmitStatus enqueue(detail::CallNode *first, detail::CallNode *last, const CallOptions &options) noexcept;
+    static void run_inline(detail::CallNode *node) noexcept;
     static void thread_main(detail::InterpreterState *state);
     static Python token() noexcept { return Python(); }
+    void throw_not_running(SubmitStatus status) const;
 
     std::unique_ptr<detail::InterpreterState> state_;
 };
 
 // ---------------------------------------------------------------------------------------
-template <class F, class R>
-struct Interpreter::CallTask final : detail::Task {
-    F fn;
-    std::promise<R> promise;
-    explicit CallTask(F f) : fn(std::move(f)) {}
-
-    void run(Python py) noexcept override {
-        try {
-            if constexpr (std::is_void_v<R>) {
-                fn(py);
-                promise.set_value();
-            } else {
-                promise.set_value(fn(py));
-            }
-        } catch (...) {
-            promise.set_exception(detail::portable_current_exception(py));
-        }
+template <class F>
+TrySubmit<Interpreter::Result<F>> Interpreter::try_submit(F &&fn, const CallOptions &options) {
+    using R = Result<F>;
+    auto *node = new detail::CallImpl<std::decay_t<F>, R>(std::forward<F>(fn));
+    Future<R> future(node);  // the Future's reference; the queue's is taken by enqueue
+    if (on_interpreter_thread()) {
+        run_inline(node);  // re-entrant call: queueing it would wait for ourselves
+        return {SubmitStatus::Ok, std::move(future)};
     }
-    void reject(std::exception_ptr why) noexcept override { promise.set_exception(why); }
-};
+    const SubmitStatus status = enqueue(node, node, options);
+    if (status != SubmitStatus::Ok) {
+        node->discard();
+        node->refs.fetch_sub(1, std::memory_order_relaxed);  // the queue's, never taken
+        return {status, Future<R>()};
+    }
+    return {status, std::move(future)};
+}
 
 template <class F>
-auto Interpreter::submit(F &&fn) -> std::future<std::invoke_result_t<std::decay_t<F> &, Python>> {
-    using R = std::invoke_result_t<std::decay_t<F> &, Python>;
-    auto task = std::make_unique<CallTask<std::decay_t<F>, R>>(std::forward<F>(fn));
-    std::future<R> result = task->promise.get_future();
-    if (on_interpreter_thread()) {
-        task->run(token());  // re-entrant call: queueing it would wait for ourselves
-    } else {
-        enqueue(std::move(task));
+Future<Interpreter::Result<F>> Interpreter::submit(F &&fn, const CallOptions &options) {
+    auto r = try_submit(std::forward<F>(fn), options);
+    if (!r) throw_not_running(r.status);
+    return std::move(r.future);
+}
+
+template <class F>
+std::vector<Future<Interpreter::Result<F>>> Interpreter::submit_batch(std::vector<F> fns) {
+    using R = Result<F>;
+    std::vector<Future<R>> futures;
+    futures.reserve(fns.size());
+    detail::CallNode *first = nullptr, *last = nullptr;
+    for (F &fn : fns) {
+        auto *node = new detail::CallImpl<F, R>(std::move(fn));
+        futures.emplace_back(node);
+        if (last) last->next.store(node, std::memory_order_relaxed);
+        else first = node;
+        last = node;
     }
-    return result;
+    if (!first) return futures;
+    if (on_interpreter_thread()) {
+        for (detail::CallNode *n = first; n;) {
+            auto *next = static_cast<detail::CallNode *>(n->next.load(std::memory_order_relaxed));
+            run_inline(n);
+            n = next;
+        }
+        return futures;
+    }
+    const SubmitStatus status = enqueue(first, last, {});
+    if (status != SubmitStatus::Ok) {
+        for (detail::CallNode *n = first; n; n = static_cast<detail::CallNode *>(n->next.load())) {
+            n->discard();
+            n->refs.fetch_sub(1, std::memory_order_relaxed);
+        }
+        futures.clear();  // frees the nodes
+        throw_not_running(status);
+    }
+    return futures;
+}
+
+template <class F>
+void Interpreter::post(F &&fn) {
+    using R = Result<F>;
+    auto *node = new detail::CallImpl<std::decay_t<F>, R>(std::forward<F>(fn));
+    node->fire_and_forget = true;
+    node->refs.store(1, std::memory_order_relaxed);  // the queue's only
+    if (on_interpreter_thread()) {
+        run_inline(node);
+        return;
+    }
+    const SubmitStatus status = enqueue(node, node, {});
+    if (status != SubmitStatus::Ok) {
+        node->discard();
+        delete node;
+        throw_not_running(status);
+    }
 }
 
 }  // namespace pyb

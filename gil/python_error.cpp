@@ -6,11 +6,13 @@
 
 namespace pyb {
 
-PythonError::PythonError(std::string type_name, std::string message, std::string traceback)
+PythonError::PythonError(std::string type_name, std::string message, std::string traceback,
+                         std::optional<int> exit_code)
     : Error(type_name + ": " + message),
       type_name_(std::move(type_name)),
       message_(std::move(message)),
-      traceback_(std::move(traceback)) {}
+      traceback_(std::move(traceback)),
+      exit_code_(exit_code) {}
 
 namespace {
 
@@ -67,6 +69,22 @@ std::string format_traceback(PyObject *exc) noexcept {
     return out;
 }
 
+// The status `raise SystemExit(code)` exits Python with: None -> 0, an int -> itself,
+// anything else -> 1 (Python prints it first).
+int system_exit_status(PyObject *exc) noexcept {
+    PyObject *code = PyObject_GetAttrString(exc, "code");
+    int status = 1;
+    if (!code || code == Py_None) {
+        status = code ? 0 : 1;
+    } else if (PyLong_Check(code)) {
+        const long v = PyLong_AsLong(code);
+        status = (v == -1 && PyErr_Occurred()) ? 1 : static_cast<int>(v);
+    }
+    Py_XDECREF(code);
+    PyErr_Clear();
+    return status;
+}
+
 }  // namespace
 
 PythonError fetch_python_error(Python) noexcept {
@@ -80,12 +98,14 @@ PythonError fetch_python_error(Python) noexcept {
     std::string message = safe_text(value, "<exception str() failed>");
     std::string traceback = value ? format_traceback(value) : std::string();
     if (traceback.empty()) traceback = type_name + ": " + message + "\n";
+    std::optional<int> exit_code;
+    if (value && PyErr_GivenExceptionMatches(type, PyExc_SystemExit)) exit_code = system_exit_status(value);
 
     Py_XDECREF(type);
     Py_XDECREF(value);
     Py_XDECREF(tb);
     PyErr_Clear();
-    return PythonError(std::move(type_name), std::move(message), std::move(traceback));
+    return PythonError(std::move(type_name), std::move(message), std::move(traceback), exit_code);
 }
 
 void throw_python_error(Python py) { throw fetch_python_error(py); }

@@ -126,7 +126,7 @@ TEST(DLPack, ViewReleasedOnAHostThreadIsFreedOnTheInterpreterThreadWithTheGil) {
     // A torch tensor whose storage keeps a numpy array alive: its deleter decrefs that
     // array, which needs the GIL. The weakref callback records the thread that freed it.
     bridge().exec(
-        "import numpy, threading, weakref\n"
+        "import numpy, threading, torch, weakref\n"
         "_freed_on = []\n"
         "def _numpy_backed():\n"
         "    a = numpy.arange(5, dtype=numpy.float64)\n"

@@ -73,7 +73,7 @@ TEST(Interpreter, ManyHostThreadsSubmittingAtOnceGetTheirOwnResults) {
 TEST(Interpreter, RunsCallsInSubmissionOrder) {
     bridge().exec("_order = []\n");
     const pyb::ObjectRef append = bridge().eval("_order.append").as_object();
-    std::vector<std::future<pyb::Value>> futures;
+    std::vector<pyb::Future<pyb::Value>> futures;
     pyb::List expected;
     for (std::int64_t i = 0; i < 500; ++i) {
         futures.push_back(bridge().interpreter().submit([append, i](pyb::Python py) {

@@ -1,0 +1,115 @@
+#include "call.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "errors.hpp"
+#include "futex.hpp"
+#include "interpreter.hpp"
+
+namespace pyb::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Spinning only pays when a core is free for it: the interpreter thread needs one, so at
+// most (cores - 1) host threads spin at a time; the rest sleep at once.
+const int kMaxSpinners = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
+std::atomic<int> g_spinners{0};
+
+// Per host thread: how long to spin before sleeping. Grows while results arrive within
+// the spin, shrinks while they do not (then spinning only burns a core).
+constexpr std::int64_t kMinSpinNs = 1'000, kMaxSpinNs = 50'000;
+thread_local std::int64_t t_spin_ns = 20'000;
+
+bool spin_until_final(const std::atomic<std::uint32_t> &state) {
+    if (g_spinners.fetch_add(1, std::memory_order_relaxed) >= kMaxSpinners) {
+        g_spinners.fetch_sub(1, std::memory_order_relaxed);
+        return false;
+    }
+    const auto until = Clock::now() + std::chrono::nanoseconds(t_spin_ns);
+    bool done = false;
+    for (unsigned i = 1;; ++i) {
+        if (is_final(state.load(std::memory_order_acquire))) {
+            done = true;
+            break;
+        }
+        futex::cpu_relax();
+        if ((i & 63) == 0 && Clock::now() >= until) break;
+    }
+    g_spinners.fetch_sub(1, std::memory_order_relaxed);
+    t_spin_ns = done ? std::min(kMaxSpinNs, t_spin_ns * 2) : std::max(kMinSpinNs, t_spin_ns / 2);
+    return done;
+}
+
+// Sets the waiter bit and sleeps until the state word changes; false once final.
+bool sleep_once(std::atomic<std::uint32_t> &state, std::int64_t timeout_ns) {
+    std::uint32_t s = state.load(std::memory_order_acquire);
+    if (is_final(s)) return false;
+    if (!(s & kWaiterBit)) {
+        if (!state.compare_exchange_weak(s, s | kWaiterBit, std::memory_order_acq_rel)) return true;
+        s |= kWaiterBit;
+    }
+    futex::wait(state, s, timeout_ns);
+    return true;
+}
+
+void check_not_interpreter_thread() {
+    if (Interpreter::on_interpreter_thread()) {
+        throw WouldDeadlock(
+            "pybridge: waiting on the interpreter thread for a call queued behind the current one "
+            "would deadlock; submit from a host thread, or call the work directly");
+    }
+}
+
+}  // namespace
+
+bool CallNode::finish(CallState final_state) noexcept {
+    std::uint32_t s = state.load(std::memory_order_relaxed);
+    do {
+        if (is_final(s)) return false;
+    } while (!state.compare_exchange_weak(s, final_state, std::memory_order_acq_rel));
+    if (s & kWaiterBit) futex::wake(state, INT32_MAX);
+    return true;
+}
+
+bool CallNode::start_running() noexcept {
+    std::uint32_t s = state.load(std::memory_order_relaxed);
+    do {
+        if ((s & kStateMask) != kQueued) return false;
+    } while (!state.compare_exchange_weak(s, kRunning | (s & kWaiterBit), std::memory_order_acq_rel));
+    return true;
+}
+
+bool CallNode::cancel_queued(std::exception_ptr why) noexcept {
+    // Claim the call first (Queued -> Running keeps the loop from starting it), then
+    // publish the error with the final state.
+    if (!start_running()) return false;
+    error = std::move(why);
+    finish(kCancelled);
+    return true;
+}
+
+void CallNode::wait() const {
+    auto &st = const_cast<std::atomic<std::uint32_t> &>(state);
+    if (is_final(st.load(std::memory_order_acquire))) return;
+    check_not_interpreter_thread();
+    if (spin_until_final(st)) return;
+    while (sleep_once(st, -1)) {
+    }
+}
+
+bool CallNode::wait_for(std::int64_t timeout_ns) const {
+    auto &st = const_cast<std::atomic<std::uint32_t> &>(state);
+    if (is_final(st.load(std::memory_order_acquire))) return true;
+    check_not_interpreter_thread();
+    const auto until = Clock::now() + std::chrono::nanoseconds(timeout_ns);
+    for (;;) {
+        const std::int64_t left = std::chrono::duration_cast<std::chrono::nanoseconds>(until - Clock::now()).count();
+        if (left <= 0) return is_final(st.load(std::memory_order_acquire));
+        if (!sleep_once(st, left)) return true;
+    }
+}
+
+}  // namespace pyb::detail

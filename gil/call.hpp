@@ -1,0 +1,109 @@
+// pybridge/gil/call.hpp — internal: one queued call, shared by the queue and its Future.
+//
+// A call is one heap node holding the callable, the result slot and a 32-bit state word
+// that host threads wait on (spin, then futex). It is linked into the interpreter's queue
+// intrusively, so queueing allocates nothing more. Two references: the queue's (dropped by
+// the interpreter thread after the call ran or was skipped) and the Future's.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "python_token.hpp"
+
+namespace pyb::detail {
+
+// A queue link; CallNode derives from it, and the queue has one stub link of its own.
+struct QueueLink {
+    std::atomic<QueueLink *> next{nullptr};
+};
+
+// The state word: a base state in the low bits, plus a bit a sleeping waiter sets.
+enum CallState : std::uint32_t {
+    kQueued = 0,
+    kRunning = 1,
+    kSucceeded = 2,
+    kFailed = 3,     // error holds the exception
+    kCancelled = 4,  // never ran; error holds Cancelled / DeadlineExceeded / InterpreterStopped
+    kStateMask = 0xff,
+    kWaiterBit = 1u << 31,  // someone sleeps on the futex: the completer must wake it
+};
+
+inline bool is_final(std::uint32_t s) { return (s & kStateMask) >= kSucceeded; }
+
+struct CallNode : QueueLink {
+    std::atomic<std::uint32_t> state{kQueued};
+    std::atomic<std::uint32_t> refs{2};
+    std::atomic<bool> interrupt_requested{false};  // cancel()/deadline while running
+    bool is_deadline_interrupt = false;            // written before interrupt_requested
+    bool fire_and_forget = false;                  // post(): errors go to the error sink
+    std::exception_ptr error;
+
+    virtual ~CallNode() = default;
+    // Runs the callable on the interpreter thread: stores the result or `error`, and
+    // destroys the callable (its captures are released with the GIL). Never throws.
+    virtual void invoke(Python py) noexcept = 0;
+    // The callable will not run: destroy it. Interpreter thread (or host before queueing).
+    virtual void discard() noexcept = 0;
+
+    void release() noexcept {
+        if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+
+    // Moves to a final state and wakes a sleeping waiter. Returns false if already final.
+    bool finish(CallState final_state) noexcept;
+    // Queued -> Running, keeping the waiter bit; false if it was cancelled meanwhile.
+    bool start_running() noexcept;
+    // Queued -> Cancelled with `why`; false if it already started or finished.
+    bool cancel_queued(std::exception_ptr why) noexcept;
+
+    // Waits until final. Host threads spin briefly, then sleep on the futex. Throws
+    // WouldDeadlock on the interpreter thread (the call could only run after us).
+    void wait() const;
+    // Waits at most `timeout_ns`; returns whether the call is final.
+    bool wait_for(std::int64_t timeout_ns) const;
+};
+
+template <class R>
+using Stored = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+
+template <class R>
+struct ResultNode : CallNode {
+    std::optional<Stored<R>> value;
+};
+
+// The exception being handled by `call`, made safe to leave the interpreter thread: a
+// pybind11 error_already_set (which holds Python objects) becomes a PythonError, and the
+// interrupt that cancel()/a deadline raised becomes Cancelled/DeadlineExceeded.
+std::exception_ptr failed_call_error(const CallNode &call, Python) noexcept;
+
+template <class F, class R>
+struct CallImpl final : ResultNode<R> {
+    std::optional<F> fn;
+    explicit CallImpl(F f) : fn(std::move(f)) {}
+
+    void invoke(Python py) noexcept override {
+        try {
+            if constexpr (std::is_void_v<R>) {
+                (*fn)(py);
+                this->value.emplace();
+            } else {
+                this->value.emplace((*fn)(py));
+            }
+            fn.reset();
+            this->finish(kSucceeded);
+        } catch (...) {
+            this->error = failed_call_error(*this, py);
+            fn.reset();
+            this->finish(kFailed);
+        }
+    }
+    void discard() noexcept override { fn.reset(); }
+};
+
+}  // namespace pyb::detail

@@ -1,0 +1,107 @@
+// pybridge/gil/future.hpp — the result of one call submitted to the interpreter thread.
+//
+// Thread contract: a Future is move-only and owned by one thread at a time; move it to
+// hand it over. get()/wait() block the calling host thread: they spin for a few
+// microseconds (adaptively: only while spinning pays off and a core is free) and then
+// sleep on a futex. Called on the interpreter thread, waiting for a call that has not
+// finished throws WouldDeadlock at once (it could only run after the current call).
+// cancel() may be called from any thread that owns the Future.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <utility>
+
+#include "call.hpp"
+#include "errors.hpp"
+
+namespace pyb {
+
+enum class CancelResult {
+    Cancelled,     // it had not started and never will; get() throws Cancelled
+    Interrupting,  // it is running: an exception is raised into its Python code at the next
+                   // bytecode boundary (C-level work, e.g. one torch op, finishes first);
+                   // get() throws Cancelled if that stopped it, else returns its result
+    TooLate,       // it had already finished; get() gives its outcome
+};
+
+namespace detail {
+// Interrupts `call` if it is the one running now (interrupt.cpp).
+void interrupt_running_call(CallNode *call, bool deadline) noexcept;
+}  // namespace detail
+
+template <class T>
+class Future {
+public:
+    Future() = default;
+    explicit Future(detail::ResultNode<T> *node) noexcept : node_(node) {}
+    Future(Future &&o) noexcept : node_(std::exchange(o.node_, nullptr)) {}
+    Future &operator=(Future &&o) noexcept {
+        if (this != &o) {
+            reset();
+            node_ = std::exchange(o.node_, nullptr);
+        }
+        return *this;
+    }
+    Future(const Future &) = delete;
+    Future &operator=(const Future &) = delete;
+    ~Future() { reset(); }
+
+    // False for a default-constructed or moved-from Future, and after get().
+    bool valid() const noexcept { return node_ != nullptr; }
+
+    // The call finished (succeeded, failed or was cancelled). Never blocks.
+    bool ready() const noexcept {
+        return node_ && detail::is_final(node_->state.load(std::memory_order_acquire));
+    }
+
+    void wait() const { checked()->wait(); }
+
+    // Waits at most `timeout`; returns ready().
+    template <class Rep, class Period>
+    bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
+        return checked()->wait_for(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count());
+    }
+
+    // Waits, then returns the result or throws the call's error (PythonError, Cancelled,
+    // DeadlineExceeded, InterpreterStopped, or whatever the callable threw). Once: the
+    // Future is invalid afterwards.
+    T get() {
+        detail::ResultNode<T> *n = checked();
+        n->wait();
+        Holder hold{std::exchange(node_, nullptr)};
+        if ((n->state.load(std::memory_order_acquire) & detail::kStateMask) != detail::kSucceeded) {
+            std::rethrow_exception(n->error);
+        }
+        if constexpr (!std::is_void_v<T>) return std::move(*n->value);
+    }
+
+    // Cancels the call; see CancelResult. Idempotent.
+    CancelResult cancel() {
+        detail::ResultNode<T> *n = checked();
+        if (n->cancel_queued(std::make_exception_ptr(Cancelled("pybridge: call cancelled before it ran")))) {
+            return CancelResult::Cancelled;
+        }
+        if (detail::is_final(n->state.load(std::memory_order_acquire))) return CancelResult::TooLate;
+        detail::interrupt_running_call(n, /*deadline=*/false);
+        return detail::is_final(n->state.load(std::memory_order_acquire)) ? CancelResult::TooLate
+                                                                          : CancelResult::Interrupting;
+    }
+
+private:
+    struct Holder {
+        detail::ResultNode<T> *n;
+        ~Holder() { n->release(); }
+    };
+    detail::ResultNode<T> *checked() const {
+        if (!node_) throw Error("pybridge: this Future holds no call (moved from, or get() already called)");
+        return node_;
+    }
+    void reset() noexcept {
+        if (node_) std::exchange(node_, nullptr)->release();
+    }
+
+    detail::ResultNode<T> *node_ = nullptr;
+};
+
+}  // namespace pyb
