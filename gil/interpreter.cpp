@@ -303,6 +303,7 @@ void run_call(InterpreterState &state, CallNode *call, Python py) noexcept {
         call->invoke(py);
     }
     detail::interrupt::set_running(nullptr);
+    detail::interrupt::clear_leftover(py);
     finish_call(&state, call);
 }
 

@@ -18,88 +18,99 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-PyObject *g_interrupt_type = nullptr;           // pybridge.CallInterrupted, never freed
+PyObject *g_interrupt_type = nullptr;  // pybridge.CallInterrupted, never freed
 std::atomic<CallNode *> g_running{nullptr};
+unsigned long g_interpreter_thread_id = 0;
+std::atomic<bool> g_async_exc_sent{false};  // the loop clears a leftover one after the call
 
-std::mutex g_mutex;       // guards g_python_alive and the watchdog's deadlines
+std::mutex g_mutex;  // guards everything below
 bool g_python_alive = false;
-std::multimap<Clock::time_point, CallNode *> g_deadlines;
+std::multimap<Clock::time_point, CallNode *> g_deadlines;  // each holds a reference
+std::vector<CallNode *> g_interrupts;                      // each holds a reference
 std::thread g_watchdog;
 bool g_watchdog_stop = false;
 
-// Wakes the watchdog: bumped by deadline registration, SIGINT and close().
+// Wakes the watchdog: bumped by deadlines, interrupt requests, SIGINT and close().
 std::atomic<std::uint32_t> g_watch_seq{0};
 std::atomic<std::uint32_t> g_sigint_pending{0};
 
 bool g_route_sigint = false;
 struct sigaction g_previous_sigint {};
 
-// Runs on the interpreter thread at a bytecode boundary (Py_AddPendingCall).
-int raise_in_running_call(void *arg) {
-    CallNode *call = g_running.load(std::memory_order_acquire);
-    if (!call) return 0;  // idle, or the call already returned: nothing to stop
-    if (arg == nullptr) {
-        if (!call->interrupt_requested.load(std::memory_order_acquire)) return 0;
-        PyErr_SetString(g_interrupt_type, "pybridge: call interrupted (cancelled, or past its deadline)");
-    } else {
-        PyErr_SetNone(PyExc_KeyboardInterrupt);
+// Raises `exc_type` in the interpreter thread's running call, if `call` (or, for null,
+// any call) is still running. Watchdog thread only. The watchdog takes the GIL for this
+// (the only pybridge thread besides the interpreter thread that does; host threads never
+// do): CPython 3.11 arms its eval breaker for an async exception unconditionally, but not
+// for a pending call added from another thread. Waits at most one switch interval (5 ms).
+void deliver(CallNode *call, PyObject *exc_type) {
+    {
+        std::lock_guard<std::mutex> lock(g_mutex);
+        if (!g_python_alive) return;
     }
-    return -1;
-}
-
-// Schedules raise_in_running_call unless Python is gone. `sigint`: raise KeyboardInterrupt.
-void schedule(bool sigint) {
-    std::lock_guard<std::mutex> lock(g_mutex);
-    if (!g_python_alive) return;
-    static int kSigintTag;
-    // Fails only when CPython's pending-call queue is full; the call then runs to its end.
-    (void)Py_AddPendingCall(raise_in_running_call, sigint ? &kSigintTag : nullptr);
-}
-
-extern "C" void on_sigint(int) {
-    // Async-signal-safe: two atomics and a futex wake.
-    g_sigint_pending.store(1, std::memory_order_relaxed);
-    g_watch_seq.fetch_add(1, std::memory_order_release);
-    futex::wake(g_watch_seq, 1);
-}
-
-void watchdog_main() {
-    for (;;) {
-        const std::uint32_t seq = g_watch_seq.load(std::memory_order_acquire);
-        if (g_sigint_pending.exchange(0, std::memory_order_acq_rel) && g_running.load()) schedule(true);
-        std::vector<CallNode *> expired;
-        std::int64_t sleep_ns = -1;
-        {
-            std::lock_guard<std::mutex> lock(g_mutex);
-            if (g_watchdog_stop) {
-                for (auto &[when, call] : g_deadlines) expired.push_back(call);
-                g_deadlines.clear();
-                for (CallNode *c : expired) c->release();
-                return;
-            }
-            const auto now = Clock::now();
-            while (!g_deadlines.empty() && g_deadlines.begin()->first <= now) {
-                expired.push_back(g_deadlines.begin()->second);
-                g_deadlines.erase(g_deadlines.begin());
-            }
-            if (!g_deadlines.empty()) {
-                sleep_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(g_deadlines.begin()->first - now).count();
-            }
-        }
-        for (CallNode *call : expired) {
-            if (!call->cancel_queued(std::make_exception_ptr(
-                    DeadlineExceeded("pybridge: call's deadline passed before it ran")))) {
-                if (!is_final(call->state.load(std::memory_order_acquire))) interrupt_running_call(call, true);
-            }
-            call->release();
-        }
-        if (expired.empty()) futex::wait(g_watch_seq, seq, sleep_ns);
+    // close() releases the GIL while it joins us, and finalizes only after that.
+    PyGILState_STATE gil = PyGILState_Ensure();
+    CallNode *running = g_running.load(std::memory_order_acquire);
+    if (running && (!call || running == call) && !is_final(running->state.load(std::memory_order_acquire))) {
+        g_async_exc_sent.store(true, std::memory_order_release);
+        PyThreadState_SetAsyncExc(g_interpreter_thread_id, exc_type);
     }
+    PyGILState_Release(gil);
 }
 
 void wake_watchdog() {
     g_watch_seq.fetch_add(1, std::memory_order_release);
     futex::wake(g_watch_seq, 1);
+}
+
+extern "C" void on_sigint(int) {
+    // Async-signal-safe: atomics and a futex wake.
+    g_sigint_pending.store(1, std::memory_order_relaxed);
+    wake_watchdog();
+}
+
+void watchdog_main() {
+    for (;;) {
+        const std::uint32_t seq = g_watch_seq.load(std::memory_order_acquire);
+        std::vector<CallNode *> expired, interrupts;
+        std::int64_t sleep_ns = -1;
+        bool stop = false;
+        {
+            std::lock_guard<std::mutex> lock(g_mutex);
+            stop = g_watchdog_stop;
+            const auto now = Clock::now();
+            while (!g_deadlines.empty() && (stop || g_deadlines.begin()->first <= now)) {
+                expired.push_back(g_deadlines.begin()->second);
+                g_deadlines.erase(g_deadlines.begin());
+            }
+            interrupts.swap(g_interrupts);
+            if (!g_deadlines.empty()) {
+                sleep_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(g_deadlines.begin()->first - now).count();
+            }
+        }
+        if (stop) {
+            for (CallNode *c : expired) c->release();
+            for (CallNode *c : interrupts) c->release();
+            return;
+        }
+        if (g_sigint_pending.exchange(0, std::memory_order_acq_rel)) deliver(nullptr, PyExc_KeyboardInterrupt);
+        for (CallNode *call : expired) {
+            if (!call->cancel_queued(std::make_exception_ptr(
+                    DeadlineExceeded("pybridge: call's deadline passed before it ran"))) &&
+                !is_final(call->state.load(std::memory_order_acquire))) {
+                if (!call->interrupt_requested.load(std::memory_order_acquire)) {
+                    call->is_deadline_interrupt = true;
+                    call->interrupt_requested.store(true, std::memory_order_seq_cst);
+                }
+                deliver(call, g_interrupt_type);
+            }
+            call->release();
+        }
+        for (CallNode *call : interrupts) {
+            deliver(call, g_interrupt_type);
+            call->release();
+        }
+        if (expired.empty() && interrupts.empty()) futex::wait(g_watch_seq, seq, sleep_ns);
+    }
 }
 
 // Starts the watchdog thread if needed; g_mutex held.
@@ -122,6 +133,7 @@ void open(Python, bool route_sigint) {
             throw Error("pybridge: could not create the CallInterrupted exception type");
         }
     }
+    g_interpreter_thread_id = PyThread_get_thread_ident();
     std::lock_guard<std::mutex> lock(g_mutex);
     g_python_alive = true;
     g_watchdog_stop = false;
@@ -147,7 +159,17 @@ void close(Python) noexcept {
         watchdog.swap(g_watchdog);
     }
     wake_watchdog();
-    if (watchdog.joinable()) watchdog.join();
+    if (watchdog.joinable()) {
+        PyThreadState *ts = PyEval_SaveThread();  // the watchdog may be waiting for the GIL
+        watchdog.join();
+        PyEval_RestoreThread(ts);
+    }
+}
+
+void clear_leftover(Python) noexcept {
+    if (g_async_exc_sent.exchange(false, std::memory_order_acq_rel)) {
+        PyThreadState_SetAsyncExc(g_interpreter_thread_id, nullptr);  // the call ended first
+    }
 }
 
 void set_running(CallNode *call) noexcept { g_running.store(call, std::memory_order_release); }
@@ -171,10 +193,24 @@ void add_deadline(CallNode *call, Clock::time_point deadline) {
 void interrupt_running_call(CallNode *call, bool deadline) noexcept {
     if (!call->interrupt_requested.load(std::memory_order_acquire)) {
         call->is_deadline_interrupt = deadline;
-        call->interrupt_requested.store(true, std::memory_order_release);
+        call->interrupt_requested.store(true, std::memory_order_seq_cst);
     }
-    // Queued still (raced with start)? The loop checks interrupt_requested before running.
-    if (interrupt::g_running.load(std::memory_order_acquire) == call) interrupt::schedule(false);
+    // Not yet marked running? The loop checks interrupt_requested right after marking it.
+    if (interrupt::g_running.load(std::memory_order_seq_cst) != call) return;
+    try {
+        call->refs.fetch_add(1, std::memory_order_relaxed);
+        std::lock_guard<std::mutex> lock(interrupt::g_mutex);
+        if (!interrupt::g_python_alive) {
+            call->release();
+            return;
+        }
+        interrupt::g_interrupts.push_back(call);
+        interrupt::ensure_watchdog_locked();
+    } catch (...) {
+        call->release();  // out of memory: the call runs to its end
+        return;
+    }
+    interrupt::wake_watchdog();
 }
 
 }  // namespace pyb::detail

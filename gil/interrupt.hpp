@@ -1,11 +1,10 @@
 // pybridge/gil/interrupt.hpp — internal: stopping a running call from another thread.
 //
-// A host thread cannot touch Python, so it asks CPython to run a function on the
-// interpreter thread at the next bytecode boundary (Py_AddPendingCall, documented as safe
-// without the GIL; pending calls run on the thread that initialized Python, which is the
-// interpreter thread). That function raises pybridge.CallInterrupted (or KeyboardInterrupt
-// for SIGINT) if the call it was meant for is still the one running.
-// One watchdog thread, started on first use, fires deadlines and forwards SIGINT.
+// A host thread cannot touch Python, so cancel() hands the request to one watchdog thread
+// (started on first use), which also fires deadlines and forwards SIGINT. The watchdog
+// raises pybridge.CallInterrupted (or KeyboardInterrupt for SIGINT) in the interpreter
+// thread with PyThreadState_SetAsyncExc, if the call it was meant for is still running;
+// CPython raises it at the next bytecode boundary.
 #pragma once
 
 #include <chrono>
@@ -25,6 +24,10 @@ void close(Python) noexcept;
 
 // The loop marks the call it runs (null between calls).
 void set_running(CallNode *call) noexcept;
+
+// After a call: drops an interrupt that arrived as the call was returning, so it cannot
+// hit the next call. Interpreter thread.
+void clear_leftover(Python) noexcept;
 
 // `call` is cancelled with DeadlineExceeded at `deadline` unless final by then. Takes a
 // reference on `call` until then.

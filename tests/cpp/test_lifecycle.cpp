@@ -33,6 +33,11 @@ TEST(Lifecycle, StartUseStopAndRefuseEverythingAfterwards) {
     host.sa_handler = host_sigint_handler;
     ASSERT_EQ(::sigaction(SIGINT, &host, nullptr), 0);
 
+    // try_submit reports why a call cannot run instead of throwing.
+    pyb::Interpreter not_started;
+    EXPECT_EQ(not_started.try_submit([](pyb::Python) { return 0; }).status, pyb::SubmitStatus::NotStarted);
+    EXPECT_THROW(not_started.submit([](pyb::Python) { return 0; }), pyb::InterpreterStopped);
+
     auto py = std::make_unique<pyb::Bridge>();
     EXPECT_TRUE(py->interpreter().running());
     // Python installed no SIGINT handler: the host's is still in place.
@@ -82,6 +87,8 @@ TEST(Lifecycle, StartUseStopAndRefuseEverythingAfterwards) {
     // After stop: fail fast, never hang.
     EXPECT_THROW(py->eval("1"), pyb::InterpreterStopped);
     EXPECT_THROW(py->interpreter().submit([](pyb::Python) { return 0; }), pyb::InterpreterStopped);
+    EXPECT_EQ(py->interpreter().try_submit([](pyb::Python) { return 0; }).status, pyb::SubmitStatus::Stopped);
+    EXPECT_THROW(py->interpreter().post([](pyb::Python) {}), pyb::InterpreterStopped);
     py->stop();  // idempotent
 
     // Handles that outlive the interpreter are dropped harmlessly, on any thread.

@@ -1,0 +1,131 @@
+// Cancellation and deadlines: a queued call never runs; a running one is interrupted at
+// the next bytecode boundary; the interpreter stays usable. SIGINT reaches only the
+// running call.
+#include <atomic>
+#include <csignal>
+#include <thread>
+
+#include "gil_test_support.hpp"
+
+using namespace std::chrono_literals;
+using gil_test::interp;
+
+namespace {
+
+// Holds the interpreter thread inside a call until release() (or the destructor).
+class Blocker {
+public:
+    Blocker() {
+        future_ = interp().submit([this](pyb::Python) {
+            started_.store(true);
+            while (!open_.load()) std::this_thread::sleep_for(1ms);
+        });
+        while (!started_.load()) std::this_thread::sleep_for(1ms);
+    }
+    void release() {
+        open_.store(true);
+        if (future_.valid()) future_.get();
+    }
+    ~Blocker() { release(); }
+
+private:
+    std::atomic<bool> started_{false}, open_{false};
+    pyb::Future<void> future_;
+};
+
+pyb::Future<void> run_forever() {
+    return interp().submit([](pyb::Python py) { gil_test::exec(py, "while True:\n    pass\n"); });
+}
+
+}  // namespace
+
+TEST(Cancel, QueuedCallThatIsCancelledNeverRuns) {
+    gil_test::exec("_ran = False\n");
+    Blocker blocker;
+    auto victim = interp().submit([](pyb::Python py) { gil_test::exec(py, "_ran = True\n"); });
+    EXPECT_EQ(victim.cancel(), pyb::CancelResult::Cancelled);
+    EXPECT_TRUE(victim.ready());
+    EXPECT_EQ(victim.cancel(), pyb::CancelResult::TooLate);  // idempotent
+    blocker.release();
+    EXPECT_THROW(victim.get(), pyb::Cancelled);
+    EXPECT_EQ(gil_test::eval_long("_ran"), 0);
+}
+
+TEST(Cancel, RunningInfiniteLoopStopsAtTheNextBytecode) {
+    auto loop = run_forever();
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(loop.cancel(), pyb::CancelResult::Interrupting);
+    gil_test::expect_ready_within(loop, 10s, "cancelled `while True: pass`");
+    EXPECT_THROW(loop.get(), pyb::Cancelled);
+    EXPECT_EQ(gil_test::eval_long("2 + 2"), 4);  // still usable
+}
+
+TEST(Cancel, InterruptIsABaseExceptionThatExceptExceptionDoesNotSwallow) {
+    auto loop = interp().submit([](pyb::Python py) {
+        gil_test::exec(py,
+                       "while True:\n"
+                       "    try:\n"
+                       "        pass\n"
+                       "    except Exception:\n"
+                       "        pass\n");
+    });
+    std::this_thread::sleep_for(30ms);
+    loop.cancel();
+    gil_test::expect_ready_within(loop, 10s, "cancelled loop with except Exception");
+    EXPECT_THROW(loop.get(), pyb::Cancelled);
+}
+
+TEST(Cancel, DeadlineInterruptsARunningCall) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto loop = interp().submit([](pyb::Python py) { gil_test::exec(py, "while True:\n    pass\n"); },
+                                pyb::CallOptions::timeout(200ms));
+    gil_test::expect_ready_within(loop, 10s, "call past its deadline");
+    EXPECT_THROW(loop.get(), pyb::DeadlineExceeded);
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 200ms);
+    EXPECT_EQ(gil_test::eval_long("3"), 3);
+}
+
+TEST(Cancel, DeadlinePassedWhileQueuedMeansTheCallNeverRuns) {
+    gil_test::exec("_late_ran = False\n");
+    Blocker blocker;
+    auto late = interp().submit([](pyb::Python py) { gil_test::exec(py, "_late_ran = True\n"); },
+                                pyb::CallOptions::timeout(20ms));
+    std::this_thread::sleep_for(150ms);
+    EXPECT_TRUE(late.ready());
+    blocker.release();
+    EXPECT_THROW(late.get(), pyb::DeadlineExceeded);
+    EXPECT_EQ(gil_test::eval_long("_late_ran"), 0);
+}
+
+TEST(Cancel, CallThatFinishesBeforeItsDeadlineIsUnaffected) {
+    auto quick = interp().submit([](pyb::Python py) { return gil_test::eval_long(py, "5"); },
+                                 pyb::CallOptions::timeout(5s));
+    EXPECT_EQ(quick.get(), 5);
+    EXPECT_EQ(quick.valid(), false);
+}
+
+TEST(Cancel, CancellingAFinishedCallIsTooLate) {
+    auto done = interp().submit([](pyb::Python) { return 1; });
+    done.wait();
+    EXPECT_EQ(done.cancel(), pyb::CancelResult::TooLate);
+    EXPECT_EQ(done.get(), 1);
+}
+
+TEST(Cancel, SigintRaisesKeyboardInterruptInTheRunningCallOnly) {
+    // This interpreter was started with sigint_interrupts_call: idle, SIGINT does nothing.
+    std::raise(SIGINT);
+    std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(gil_test::eval_long("1"), 1);
+
+    auto loop = run_forever();
+    std::this_thread::sleep_for(50ms);
+    std::raise(SIGINT);
+    gil_test::expect_ready_within(loop, 10s, "SIGINT during `while True: pass`");
+    try {
+        loop.get();
+        FAIL();
+    } catch (const pyb::PythonError &e) {
+        EXPECT_EQ(e.type_name(), "KeyboardInterrupt");
+    }
+    EXPECT_EQ(gil_test::eval_long("7"), 7);
+}
