@@ -10,7 +10,7 @@ PYTHON := $(VENV)/bin/python
 CMAKE := $(VENV)/bin/cmake
 CTEST := $(VENV)/bin/ctest
 
-.PHONY: all setup venv build demo test bench clean
+.PHONY: all setup venv build demo test tsan asan bench clean
 
 all: build
 
@@ -28,8 +28,21 @@ demo: build
 test: build
 	$(CTEST) --test-dir $(BUILD) --output-on-failure
 
+# The gil/ tests under ThreadSanitizer (CI runs this too).
+tsan: setup
+	$(CMAKE) --preset tsan -DPYBRIDGE_PYTHON=$(PYTHON) -DCMAKE_MAKE_PROGRAM=$(VENV)/bin/ninja
+	$(CMAKE) --build build-tsan --target pybridge_gil_tests
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build-tsan/tests/pybridge_gil_tests
+
+# The gil/ tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan: setup
+	$(CMAKE) --preset asan -DPYBRIDGE_PYTHON=$(PYTHON) -DCMAKE_MAKE_PROGRAM=$(VENV)/bin/ninja
+	$(CMAKE) --build build-asan --target pybridge_gil_tests
+	ASAN_OPTIONS="detect_leaks=0" UBSAN_OPTIONS="print_stacktrace=1" build-asan/tests/pybridge_gil_tests
+
 bench: build
+	$(BUILD)/bench/dispatch_bench
 	$(BUILD)/bench/dlpack_bench
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-tsan build-asan

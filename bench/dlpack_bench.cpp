@@ -15,29 +15,7 @@
 #include <cstring>
 #include <vector>
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-struct Stats {
-    double median, min, max;  // microseconds per operation
-};
-
-template <class F>
-Stats measure(int samples, int inner, F &&op) {
-    op();  // warm-up
-    std::vector<double> us;
-    for (int s = 0; s < samples; ++s) {
-        const auto t0 = Clock::now();
-        for (int i = 0; i < inner; ++i) op();
-        const std::chrono::duration<double, std::micro> d = Clock::now() - t0;
-        us.push_back(d.count() / inner);
-    }
-    std::sort(us.begin(), us.end());
-    return {us[us.size() / 2], us.front(), us.back()};
-}
-
-}  // namespace
+#include "bench_report.hpp"
 
 int main() {
     pyb::Bridge bridge;
@@ -52,15 +30,15 @@ int main() {
                           {"1GiB", 1u << 30, 20}};
     struct Row {
         const char *name;
-        Stats handoff, copy;
+        bench::Stats handoff, copy;
     };
     std::vector<Row> rows;
     for (const Size &size : sizes) {
         std::vector<float> src(size.bytes / sizeof(float), 1.0f), dst(src.size(), 0.0f);
         const pyb::Tensor host = pyb::Tensor::from_buffer(src.data(), {static_cast<std::int64_t>(src.size())},
                                                           pyb::dtype_of<float>());
-        const Stats handoff = bridge.interpreter().call([&](pyb::Python py) {
-            return measure(7, size.inner, [&] {
+        const bench::Stats handoff = bridge.interpreter().call([&](pyb::Python py) {
+            return bench::measure_us(7, size.inner, [&] {
                 PyObject *t = pyb::tensor_to_python(py, host);
                 pyb::Tensor back = pyb::tensor_from_python(py, t);
                 Py_DECREF(t);
@@ -68,7 +46,7 @@ int main() {
             });
         });
         const int copy_inner = size.bytes >= (64u << 20) ? 3 : size.inner;
-        const Stats copy = measure(7, copy_inner, [&] {
+        const bench::Stats copy = bench::measure_us(7, copy_inner, [&] {
             std::memcpy(dst.data(), src.data(), size.bytes);
             asm volatile("" : : "r"(dst.data()) : "memory");
         });
@@ -83,15 +61,13 @@ int main() {
                     r.handoff.min, r.handoff.max, r.copy.median, r.copy.min, r.copy.max,
                     r.copy.median / r.handoff.median);
     }
+    bench::Report report;
     for (const Row &r : rows) {
-        std::printf("RESULT name=dlpack.handoff_%s.pybridge value=%.3f unit=us\n", r.name, r.handoff.median);
-        std::printf("RESULT name=dlpack.handoff_%s.memcpy value=%.3f unit=us\n", r.name, r.copy.median);
+        report.result(std::string("dlpack.handoff_") + r.name + ".pybridge", r.handoff.median, "us");
+        report.result(std::string("dlpack.handoff_") + r.name + ".memcpy", r.copy.median, "us");
     }
-    const double flat = rows.back().handoff.median / rows.front().handoff.median;
-    const double speedup = rows.back().copy.median / rows.back().handoff.median;
-    std::printf("RATIO  name=dlpack.handoff_1GiB_over_4KiB value=%.3f target<=1.5 status=%s\n", flat,
-                flat <= 1.5 ? "PASS" : "MISS");
-    std::printf("RATIO  name=dlpack.memcpy_over_handoff_1GiB value=%.1f target>=10000 status=%s\n", speedup,
-                speedup >= 10000 ? "PASS" : "MISS");
+    report.ratio("dlpack.handoff_1GiB_over_4KiB", rows.back().handoff.median / rows.front().handoff.median, "<=", 1.5);
+    report.ratio("dlpack.memcpy_over_handoff_1GiB", rows.back().copy.median / rows.back().handoff.median, ">=", 10000);
+    report.print();
     return 0;
 }

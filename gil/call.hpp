@@ -88,6 +88,7 @@ struct CallImpl final : ResultNode<R> {
     explicit CallImpl(F f) : fn(std::move(f)) {}
 
     void invoke(Python py) noexcept override {
+        bool ok = true;
         try {
             if constexpr (std::is_void_v<R>) {
                 (*fn)(py);
@@ -95,13 +96,14 @@ struct CallImpl final : ResultNode<R> {
             } else {
                 this->value.emplace((*fn)(py));
             }
-            fn.reset();
-            this->finish(kSucceeded);
         } catch (...) {
             this->error = failed_call_error(*this, py);
-            fn.reset();
-            this->finish(kFailed);
+            ok = false;
         }
+        // Published only after the catch block ended: the waiter then owns the only live
+        // reference to the exception, with no refcount shared across threads.
+        fn.reset();
+        this->finish(ok ? kSucceeded : kFailed);
     }
     void discard() noexcept override { fn.reset(); }
 };

@@ -71,7 +71,9 @@ public:
         n->wait();
         Holder hold{std::exchange(node_, nullptr)};
         if ((n->state.load(std::memory_order_acquire) & detail::kStateMask) != detail::kSucceeded) {
-            std::rethrow_exception(n->error);
+            // Taken out of the node: the exception then lives only on this thread.
+            std::exception_ptr error = std::move(n->error);
+            std::rethrow_exception(error);
         }
         if constexpr (!std::is_void_v<T>) return std::move(*n->value);
     }

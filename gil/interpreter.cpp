@@ -233,10 +233,10 @@ void shutdown_without_finalize() {
 }
 
 void notify(InterpreterState &state) noexcept {
-    // Pairs with the seq_cst store in sleep_until_work(): either the loop sees our work, or
-    // we see it asleep and wake it.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (state.sleeping.load(std::memory_order_relaxed) == 1 && state.sleeping.exchange(0) == 1) {
+    // All seq_cst, pairing with sleep_until_work(): the producer published its work with a
+    // seq_cst write and now reads `sleeping`; the loop wrote `sleeping` and then reads the
+    // work. One of the two sees the other, so no wake-up is lost.
+    if (state.sleeping.load(std::memory_order_seq_cst) == 1 && state.sleeping.exchange(0) == 1) {
         futex::wake(state.sleeping, 1);
     }
 }
@@ -291,9 +291,8 @@ void run_call(InterpreterState &state, CallNode *call, Python py) noexcept {
     }
     detail::interrupt::set_running(call);
     // A cancel() that raced with start_running() set the flag before reading the running
-    // call: one of the two sides sees the other.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (call->interrupt_requested.load(std::memory_order_acquire)) {
+    // call (both seq_cst): one of the two sides sees the other.
+    if (call->interrupt_requested.load(std::memory_order_seq_cst)) {
         call->discard();
         call->error = call->is_deadline_interrupt
                           ? std::make_exception_ptr(DeadlineExceeded("pybridge: call's deadline passed before it ran"))
@@ -349,9 +348,8 @@ void run_loop(InterpreterState &state, Python py) {
     }
     // Stopping. Wait out submitters mid-push, then cancel everything still queued.
     while ((state.gate.load(std::memory_order_acquire) & ~detail::kClosed) != 0) std::this_thread::yield();
-    const auto why = stopped_before_running();
     while (CallNode *call = state.queue.pop()) {
-        call->cancel_queued(why);
+        call->cancel_queued(stopped_before_running());  // one exception per waiter
         call->discard();
         call->release();
     }

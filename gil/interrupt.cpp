@@ -172,7 +172,7 @@ void clear_leftover(Python) noexcept {
     }
 }
 
-void set_running(CallNode *call) noexcept { g_running.store(call, std::memory_order_release); }
+void set_running(CallNode *call) noexcept { g_running.store(call, std::memory_order_seq_cst); }
 
 void add_deadline(CallNode *call, Clock::time_point deadline) {
     call->refs.fetch_add(1, std::memory_order_relaxed);

@@ -49,7 +49,7 @@ void release(Release r) noexcept {
             wake_ctx = p.wake_ctx;
         }
         p.queue.push_back(r);
-        p.dirty.store(true, std::memory_order_release);
+        p.dirty.store(true, std::memory_order_seq_cst);  // pairs with the loop's sleep check
     }
     if (wake) wake(wake_ctx);
 }
@@ -72,7 +72,7 @@ void open(void (*wake)(void *), void *ctx) noexcept {
 
 void set_holds_gil(bool holds) noexcept { t_holds_gil = holds; }
 
-bool pending() noexcept { return pool().dirty.load(std::memory_order_relaxed); }
+bool pending() noexcept { return pool().dirty.load(std::memory_order_seq_cst); }
 
 void drain(Python) noexcept {
     Pool &p = pool();

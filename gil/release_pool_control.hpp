@@ -14,7 +14,7 @@ void open(void (*wake)(void *ctx), void *ctx) noexcept;
 // Marks the calling thread as the interpreter thread holding (or not holding) the GIL.
 void set_holds_gil(bool holds) noexcept;
 
-// True if releases are queued. One relaxed atomic load.
+// True if releases are queued. One atomic load (a plain load on x86).
 bool pending() noexcept;
 
 // Runs every queued release. Interpreter thread, GIL held.
