@@ -2,7 +2,10 @@
 
 #include <Python.h>
 
+#include <algorithm>
+
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <vector>
 
@@ -14,7 +17,9 @@ enum class State { NotStarted, Open, Closed };
 // Never destroyed: releases may arrive from static destructors at process exit.
 struct Pool {
     std::mutex mutex;
-    std::vector<Release> queue;  // guarded by mutex
+    std::condition_variable drained;  // a releaser over the cap waits for the next drain
+    std::vector<Release> queue;       // guarded by mutex
+    size_t peak = 0;                  // guarded by mutex
     std::atomic<bool> dirty{false};
     std::atomic<State> state{State::NotStarted};
     void (*wake)(void *) = nullptr;
@@ -30,6 +35,12 @@ thread_local bool t_holds_gil = false;
 
 }  // namespace
 
+const size_t kMaxQueued = 1u << 20;  // 16 MiB of queued releases
+
+namespace {
+
+}  // namespace
+
 bool on_interpreter_thread() noexcept { return t_holds_gil; }
 
 void release(Release r) noexcept {
@@ -40,18 +51,31 @@ void release(Release r) noexcept {
     Pool &p = pool();
     void (*wake)(void *) = nullptr;
     void *wake_ctx = nullptr;
-    {
-        std::lock_guard<std::mutex> lock(p.mutex);
-        if (p.state.load(std::memory_order_relaxed) == State::Closed) return;  // dropped
-        // Only the first release after a drain wakes the loop; later ones ride along.
-        if (p.queue.empty()) {
-            wake = p.wake;
-            wake_ctx = p.wake_ctx;
-        }
-        p.queue.push_back(r);
-        p.dirty.store(true, std::memory_order_seq_cst);  // pairs with the loop's sleep check
+    std::unique_lock<std::mutex> lock(p.mutex);
+    if (p.state.load(std::memory_order_relaxed) == State::Closed) return;  // dropped
+    // Only the first release after a drain wakes the loop; later ones ride along.
+    if (p.queue.empty()) {
+        wake = p.wake;
+        wake_ctx = p.wake_ctx;
     }
+    try {
+        p.queue.push_back(r);
+    } catch (...) {
+        return;  // out of memory: leak this one reference rather than crash
+    }
+    p.peak = std::max(p.peak, p.queue.size());
+    p.dirty.store(true, std::memory_order_seq_cst);  // pairs with the loop's sleep check
+    // Bounded: past the cap, the releasing thread waits for the interpreter's next drain
+    // (before its next call, or when idle). Not before it starts: nothing would drain.
+    const bool over = p.queue.size() >= kMaxQueued && p.state.load(std::memory_order_relaxed) == State::Open;
+    lock.unlock();
     if (wake) wake(wake_ctx);
+    if (over) {
+        lock.lock();
+        p.drained.wait(lock, [&] {
+            return p.queue.size() < kMaxQueued || p.state.load(std::memory_order_relaxed) != State::Open;
+        });
+    }
 }
 
 static void decref_fn(void *o) { Py_DECREF(static_cast<PyObject *>(o)); }
@@ -84,6 +108,7 @@ void drain(Python) noexcept {
             batch.swap(p.queue);
             p.dirty.store(false, std::memory_order_relaxed);
         }
+        p.drained.notify_all();
         for (const Release &r : batch) r.fn(r.arg);
     }
 }
@@ -96,6 +121,13 @@ void close(Python py) noexcept {
     p.queue.clear();  // raced in after the drain: dropped like any later release
     p.dirty.store(false, std::memory_order_relaxed);
     p.wake = nullptr;
+    p.drained.notify_all();
+}
+
+size_t peak_queued() noexcept {
+    Pool &p = pool();
+    std::lock_guard<std::mutex> lock(p.mutex);
+    return p.peak;
 }
 
 }  // namespace control

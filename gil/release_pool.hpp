@@ -12,6 +12,8 @@
 // unlocks before running anything.)
 #pragma once
 
+#include <cstddef>
+
 namespace pyb {
 
 class Python;
@@ -24,8 +26,13 @@ struct Release {
     void *arg;
 };
 
+// At most this many releases wait in the queue: a host thread that would queue more waits
+// until the interpreter thread drains it (before its next call, or as soon as it is idle).
+extern const size_t kMaxQueued;
+
 // Runs `r` now when called on the interpreter thread while it holds the GIL, else queues
-// it for the interpreter thread (or drops it once the interpreter has stopped).
+// it for the interpreter thread (or drops it once the interpreter has stopped). May block
+// while the queue is over kMaxQueued.
 void release(Release r) noexcept;
 
 // Convenience: release one strong reference to a PyObject (passed as void* so this

@@ -20,6 +20,9 @@ bool pending() noexcept;
 // Runs every queued release. Interpreter thread, GIL held.
 void drain(Python) noexcept;
 
+// The longest the queue has been, for tests.
+size_t peak_queued() noexcept;
+
 // Drains, then drops every later release. Interpreter thread, GIL held, at shutdown.
 void close(Python) noexcept;
 

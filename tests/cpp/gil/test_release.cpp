@@ -1,0 +1,47 @@
+// Handles dropped on host threads: released on the interpreter thread, in a bounded queue.
+#include <gil/object_ref.hpp>
+#include <gil/release_pool_control.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "gil_test_support.hpp"
+
+using namespace std::chrono_literals;
+using gil_test::interp;
+
+TEST(Release, QueueStaysBoundedWhileTheInterpreterIsBusy) {
+    const size_t n = pyb::release_pool::kMaxQueued + pyb::release_pool::kMaxQueued / 2;
+    gil_test::exec("import sys\n_sentinel = object()\n");
+    const long before = gil_test::eval_long("sys.getrefcount(_sentinel)");
+    auto refs = interp().call([n](pyb::Python py) {
+        PyObject *main = PyImport_AddModule("__main__");
+        PyObject *sentinel = PyDict_GetItemString(PyModule_GetDict(main), "_sentinel");
+        std::vector<pyb::ObjectRef> out;
+        out.reserve(n);
+        for (size_t i = 0; i < n; ++i) out.push_back(pyb::ObjectRef::borrow(py, sentinel));
+        return out;
+    });
+    EXPECT_EQ(gil_test::eval_long("sys.getrefcount(_sentinel)"), before + static_cast<long>(n));
+
+    // The interpreter is busy for 300 ms while a host thread drops every handle.
+    std::atomic<bool> busy{true};
+    auto hold = interp().submit([&](pyb::Python) {
+        std::this_thread::sleep_for(300ms);
+        busy.store(false);
+    });
+    std::atomic<bool> dropped_while_busy{false}, started_while_busy{false};
+    std::thread dropper([&] {
+        started_while_busy.store(busy.load());
+        std::vector<pyb::ObjectRef> mine = std::move(refs);
+        mine.clear();
+        dropped_while_busy.store(busy.load());
+    });
+    gil_test::expect_ready_within(hold, 30s, "busy call");
+    hold.get();
+    dropper.join();
+    ASSERT_TRUE(started_while_busy.load()) << "the dropper started too late to test anything";
+    EXPECT_FALSE(dropped_while_busy.load()) << "more than the cap was queued without waiting for a drain";
+    EXPECT_LE(pyb::release_pool::control::peak_queued(), pyb::release_pool::kMaxQueued);
+    EXPECT_EQ(gil_test::eval_long("sys.getrefcount(_sentinel)"), before);  // each released exactly once
+}
