@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -178,6 +179,41 @@ void init_python(const InterpreterConfig &cfg) {
         throw Error(std::string("pybridge: CPython failed to start with '") + executable +
                     "': " + e.what());
     }
+}
+
+// CPython's signal module installs Python's SIGINT handler when it is first imported and
+// the process's handler is SIG_DFL, even with install_signal_handlers = 0; the host would
+// lose Ctrl-C to a KeyboardInterrupt in whatever call runs. So while CPython starts and
+// imports `signal`, a placeholder handler stands in for SIG_DFL (Python then records SIGINT
+// as "not ours"), and SIG_DFL is restored after. A SIGINT caught meanwhile is re-raised.
+class HideDefaultSigint {
+public:
+    explicit HideDefaultSigint(bool hide) {
+        if (!hide || ::sigaction(SIGINT, nullptr, &previous_) != 0) return;
+        if ((previous_.sa_flags & SA_SIGINFO) || previous_.sa_handler != SIG_DFL) return;
+        struct sigaction hold {};
+        hold.sa_handler = [](int) { caught_.store(true); };
+        sigemptyset(&hold.sa_mask);
+        active_ = ::sigaction(SIGINT, &hold, nullptr) == 0;
+    }
+    ~HideDefaultSigint() {
+        if (!active_) return;
+        ::sigaction(SIGINT, &previous_, nullptr);
+        if (caught_.exchange(false)) std::raise(SIGINT);
+    }
+    HideDefaultSigint(const HideDefaultSigint &) = delete;
+    HideDefaultSigint &operator=(const HideDefaultSigint &) = delete;
+
+private:
+    struct sigaction previous_ {};
+    bool active_ = false;
+    static inline std::atomic<bool> caught_{false};
+};
+
+void import_signal_module(Python py) {
+    PyObject *m = PyImport_ImportModule("signal");
+    if (!m) throw_python_error(py);
+    Py_DECREF(m);
 }
 
 void prepend_sys_path(Python py, const InterpreterConfig &cfg) {
@@ -365,7 +401,16 @@ void set_on_thread(bool on) {
 void Interpreter::thread_main(InterpreterState *state) {
     const Python py = token();
     try {
-        init_python(state->config);
+        {
+            HideDefaultSigint hide(!state->config.install_signal_handlers);
+            init_python(state->config);
+            try {
+                import_signal_module(py);
+            } catch (...) {
+                pybind11::finalize_interpreter();
+                throw;
+            }
+        }
         try {
             prepend_sys_path(py, state->config);
             detail::interrupt::open(py, state->config.sigint_interrupts_call);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -35,6 +36,16 @@ TEST(Interpreter, IsIsolatedAndHasArgv) {
     EXPECT_FALSE(bridge().eval("'' in __import__('sys').path").as_bool());
     EXPECT_FALSE(bridge().eval("__import__('os').getcwd() in __import__('sys').path").as_bool());
     EXPECT_EQ(bridge().eval("__import__('sys').argv"), pyb::list({"pybridge"}));
+}
+
+TEST(Interpreter, LeavesTheHostsDefaultSigintAlone) {
+    // CPython's signal module would install Python's SIGINT handler on import when the
+    // process's is SIG_DFL (as in this test binary); pybridge keeps SIG_DFL in place.
+    bridge().exec("import signal, subprocess, asyncio\n");
+    struct sigaction now {};
+    ASSERT_EQ(::sigaction(SIGINT, nullptr, &now), 0);
+    EXPECT_EQ(now.sa_handler, SIG_DFL);
+    EXPECT_TRUE(bridge().eval("__import__('signal').getsignal(__import__('signal').SIGINT) is None").as_bool());
 }
 
 TEST(Interpreter, RunsAllWorkOnOneThreadThatIsNotTheHosts) {

@@ -5,6 +5,7 @@
 
 #include <bridge/pybridge.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -66,10 +67,13 @@ TEST(Lifecycle, StartUseStopAndRefuseEverythingAfterwards) {
     // A call holding the interpreter thread, two queued behind it, then stop().
     std::promise<void> gate;
     std::shared_future<void> gate_open = gate.get_future().share();
-    auto running = py->interpreter().submit([gate_open](pyb::Python) {
+    std::atomic<bool> started{false};
+    auto running = py->interpreter().submit([gate_open, &started](pyb::Python) {
+        started.store(true);
         gate_open.wait();
         return 7;
     });
+    while (!started.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     auto queued1 = py->interpreter().submit([](pyb::Python) { return 1; });
     auto queued2 = py->interpreter().submit([](pyb::Python) { return 2; });
     std::thread stopper([&] { py->stop(); });
