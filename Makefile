@@ -1,5 +1,6 @@
 # pybridge: `make demo` and `make test` do every set-up step themselves (see README.md).
-PYBRIDGE_CACHE_DIR ?= $(HOME)/.cache/pybridge
+XDG_CACHE_HOME ?= $(HOME)/.cache
+PYBRIDGE_CACHE_DIR ?= $(XDG_CACHE_HOME)/pybridge
 export PYBRIDGE_CACHE_DIR
 VENV  ?= $(PYBRIDGE_CACHE_DIR)/venv
 export PYBRIDGE_VENV := $(VENV)

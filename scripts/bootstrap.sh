@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything pybridge needs on a fresh Debian machine, and nothing twice:
-#   1. Debian packages (compiler, GoogleTest, Google Benchmark), installed only if missing;
+#   1. Debian packages (compiler, make, GoogleTest), installed only if missing;
 #   2. the Python virtual environment, in a cache folder outside the clone so later runs
 #      (and CI) reuse it; reinstalled only when pyproject.toml's dependencies change.
 # Prints the venv's python on its last line.
@@ -15,7 +15,7 @@ venv="${PYBRIDGE_VENV:-$cache/venv}"
 log() { echo "[bootstrap] $*" >&2; }
 
 # --- 1. Debian packages -----------------------------------------------------------------
-apt_packages=(g++ make libgtest-dev libbenchmark-dev)
+apt_packages=(g++ make libgtest-dev)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -52,12 +52,8 @@ if [ ! -x "$venv/bin/python" ]; then
   "$base_python" -m venv "$venv"
 fi
 
-stamp="$venv/.pybridge-deps"
-want="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  log "installing the Python dependencies (torch is large: a few minutes the first time)"
-  # The dependencies only: pybridge's own package is used from this clone's py/.
-  mapfile -t deps < <("$venv/bin/python" - "$root/pyproject.toml" <<'PY'
+# The dependency list (not the whole pyproject.toml) decides whether pip runs again.
+mapfile -t deps < <("$venv/bin/python" - "$root/pyproject.toml" <<'PY'
 import sys, tomllib
 project = tomllib.load(open(sys.argv[1], "rb"))["project"]
 print("\n".join(project["dependencies"]))
@@ -65,7 +61,14 @@ for extra in project.get("optional-dependencies", {}).values():
     print("\n".join(extra))
 PY
 )
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check "${deps[@]}" >&2
+stamp="$venv/.pybridge-deps"
+want="$(printf '%s\n' "${deps[@]}" | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log "installing the Python dependencies (torch is large: a few minutes the first time)"
+  # The dependencies only: pybridge's own package is used from this clone's py/.
+  # pip's notes about this machine's missing extra index folders are noise: filtered.
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "${deps[@]}" \
+    2> >(grep -v "^WARNING: Location '.*' is ignored" >&2)
   echo "$want" > "$stamp"
 fi
 echo "$venv/bin/python"

@@ -4,6 +4,7 @@
 // all-MiniLM-L6-v2 running in the embedded Python, gets the embedding matrix back through
 // DLPack without a copy, and prints each sentence's K nearest other sentences by cosine
 // similarity, computed here in C++.
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -42,7 +43,7 @@ int main(int argc, char **argv) {
             if (i + 1 >= argc) return fail("--top needs a number", 2);
             char *end = nullptr;
             const long k = std::strtol(argv[++i], &end, 10);
-            if (!end || *end || k < 1 || k > 1000000)
+            if (!end || *end || k < 1 || k > INT_MAX)
                 return fail(std::string("--top needs a positive integer, got '") + argv[i] + "'", 2);
             top = static_cast<int>(k);
         } else if (!arg.empty() && arg[0] == '-') {

@@ -1,6 +1,9 @@
 #include "similarity.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <sys/stat.h>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -12,12 +15,45 @@
 
 namespace similarity {
 
+namespace {
+
+// Byte offset of the first invalid UTF-8 sequence in `s`, or npos.
+size_t invalid_utf8_at(const std::string &s) {
+    const auto *p = reinterpret_cast<const unsigned char *>(s.data());
+    const size_t n = s.size();
+    for (size_t i = 0; i < n;) {
+        const unsigned char c = p[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        if (len == 0 || i + len > n) return i;
+        for (size_t k = 1; k < len; ++k)
+            if ((p[i + k] & 0xc0) != 0x80) return i;
+        const std::uint32_t cp = len == 1 ? c
+                                 : len == 2 ? ((c & 0x1fu) << 6) | (p[i + 1] & 0x3fu)
+                                 : len == 3 ? ((c & 0x0fu) << 12) | ((p[i + 1] & 0x3fu) << 6) | (p[i + 2] & 0x3fu)
+                                            : ((c & 0x07u) << 18) | ((p[i + 1] & 0x3fu) << 12) |
+                                                  ((p[i + 2] & 0x3fu) << 6) | (p[i + 3] & 0x3fu);
+        const bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
+        if (overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+        i += len;
+    }
+    return std::string::npos;
+}
+
+}  // namespace
+
 std::vector<std::string> read_sentences(const std::string &path) {
-    std::ifstream in(path);
-    if (!in) throw std::runtime_error("cannot read '" + path + "'");
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) throw std::runtime_error("'" + path + "' is a directory");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read '" + path + "': " + std::strerror(errno));
     std::vector<std::string> out;
     std::string line;
-    while (std::getline(in, line)) {
+    for (size_t number = 1; std::getline(in, line); ++number) {
+        if (number == 1 && line.rfind("\xef\xbb\xbf", 0) == 0) line.erase(0, 3);  // UTF-8 BOM
+        if (const size_t bad = invalid_utf8_at(line); bad != std::string::npos) {
+            throw std::runtime_error("'" + path + "' line " + std::to_string(number) +
+                                     " is not valid UTF-8 (byte " + std::to_string(bad + 1) + ")");
+        }
         const auto first = line.find_first_not_of(" \t\r\n");
         if (first == std::string::npos) continue;
         const auto last = line.find_last_not_of(" \t\r\n");
@@ -63,25 +99,34 @@ Embeddings embed(pyb::Bridge &bridge, const std::vector<std::string> &sentences)
 }
 
 std::vector<std::vector<Neighbour>> nearest_neighbours(const Embeddings &emb, int k) {
-    const std::int64_t n = emb.count();
-    std::vector<std::vector<Neighbour>> out(static_cast<size_t>(n));
+    const std::int64_t n = emb.count(), dim = emb.dim();
+    // Unit rows, packed: the read of the zero-copy view (any strides) happens once, and the
+    // O(n^2 dim) loop below runs over contiguous floats the compiler can vectorise.
+    std::vector<float> unit(static_cast<size_t>(n * dim));
+    const float *base = emb.matrix.data_as<float>();
+    const std::int64_t s0 = emb.matrix.strides()[0], s1 = emb.matrix.strides()[1];
     for (std::int64_t i = 0; i < n; ++i) {
-        std::vector<Neighbour> scores;
-        scores.reserve(static_cast<size_t>(n));
+        const float scale = static_cast<float>(emb.inverse_norms[static_cast<size_t>(i)]);
+        for (std::int64_t d = 0; d < dim; ++d) unit[static_cast<size_t>(i * dim + d)] = base[i * s0 + d * s1] * scale;
+    }
+    std::vector<std::vector<Neighbour>> out(static_cast<size_t>(n));
+    std::vector<Neighbour> scores;
+    for (std::int64_t i = 0; i < n; ++i) {
+        scores.clear();
+        const float *a = &unit[static_cast<size_t>(i * dim)];
         for (std::int64_t j = 0; j < n; ++j) {
             if (j == i) continue;
-            double dot = 0;
-            for (std::int64_t d = 0; d < emb.dim(); ++d) dot += double(emb.raw(i, d)) * emb.raw(j, d);
-            scores.push_back({j, dot * emb.inverse_norms[static_cast<size_t>(i)] *
-                                     emb.inverse_norms[static_cast<size_t>(j)]});
+            const float *b = &unit[static_cast<size_t>(j * dim)];
+            float dot = 0;
+            for (std::int64_t d = 0; d < dim; ++d) dot += a[d] * b[d];
+            scores.push_back({j, static_cast<double>(dot)});
         }
         const auto keep = std::min<size_t>(static_cast<size_t>(std::max(k, 0)), scores.size());
         std::partial_sort(scores.begin(), scores.begin() + static_cast<std::ptrdiff_t>(keep), scores.end(),
-                          [](const Neighbour &a, const Neighbour &b) {
-                              return a.score != b.score ? a.score > b.score : a.index < b.index;
+                          [](const Neighbour &x, const Neighbour &y) {
+                              return x.score != y.score ? x.score > y.score : x.index < y.index;
                           });
-        scores.resize(keep);
-        out[static_cast<size_t>(i)] = std::move(scores);
+        out[static_cast<size_t>(i)].assign(scores.begin(), scores.begin() + static_cast<std::ptrdiff_t>(keep));
     }
     return out;
 }

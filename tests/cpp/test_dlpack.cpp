@@ -18,9 +18,16 @@ pyb::ObjectRef py_fn(const char *lambda) { return bridge().eval(lambda).as_objec
 
 std::int64_t address(const void *p) { return static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(p)); }
 
+// Each test may run alone (--gtest_filter): torch is imported by the fixture, not by
+// whichever test happened to run first.
+class DLPack : public ::testing::Test {
+protected:
+    void SetUp() override { bridge().exec("import torch\n"); }
+};
+
 }  // namespace
 
-TEST(DLPack, HostBufferBecomesATorchTensorWithoutACopy) {
+TEST_F(DLPack, HostBufferBecomesATorchTensorWithoutACopy) {
     auto data = std::make_shared<std::vector<float>>(12);
     std::iota(data->begin(), data->end(), 0.0f);
     std::atomic<int> released{0};
@@ -41,7 +48,7 @@ TEST(DLPack, HostBufferBecomesATorchTensorWithoutACopy) {
     EXPECT_EQ(released.load(), 1);
 }
 
-TEST(DLPack, ReleaseRunsOnceAfterBothHostAndPythonDropIt) {
+TEST_F(DLPack, ReleaseRunsOnceAfterBothHostAndPythonDropIt) {
     std::vector<std::int32_t> data{1, 2, 3};
     std::atomic<int> released{0};
     pyb::Tensor t = pyb::Tensor::from_buffer(data.data(), {3}, pyb::dtype_of<std::int32_t>(), {},
@@ -55,7 +62,7 @@ TEST(DLPack, ReleaseRunsOnceAfterBothHostAndPythonDropIt) {
     EXPECT_EQ(released.load(), 1);
 }
 
-TEST(DLPack, StridesAndByteOffsetReachTorch) {
+TEST_F(DLPack, StridesAndByteOffsetReachTorch) {
     std::vector<double> data(20);
     std::iota(data.begin(), data.end(), 0.0);
     // A 2x3 view starting at element 2, column-major-ish strides (1, 4) in elements.
@@ -66,7 +73,7 @@ TEST(DLPack, StridesAndByteOffsetReachTorch) {
                              pyb::list({pyb::list({2.0, 6.0, 10.0}), pyb::list({3.0, 7.0, 11.0})})}));
 }
 
-TEST(DLPack, ZeroDimAndEmptyTensorsCross) {
+TEST_F(DLPack, ZeroDimAndEmptyTensorsCross) {
     float scalar = 2.5f;
     const pyb::Value r = bridge().call(py_fn("lambda t: (t.dim(), t.item())"),
                                        {pyb::Tensor::from_buffer(&scalar, {}, pyb::dtype_of<float>())});
@@ -76,7 +83,7 @@ TEST(DLPack, ZeroDimAndEmptyTensorsCross) {
     EXPECT_EQ(e, pyb::tuple({0, 5}));
 }
 
-TEST(DLPack, TorchTensorBecomesAHostViewWithoutACopy) {
+TEST_F(DLPack, TorchTensorBecomesAHostViewWithoutACopy) {
     bridge().exec("import torch\n_src = torch.arange(12, dtype=torch.float32).reshape(3, 4)\n");
     const pyb::Tensor t = bridge().eval("_src").as_tensor();
     EXPECT_EQ(address(t.data()), bridge().eval("_src.data_ptr()").as_int());
@@ -90,7 +97,7 @@ TEST(DLPack, TorchTensorBecomesAHostViewWithoutACopy) {
     EXPECT_THROW(t.data_as<double>(), pyb::Error);
 }
 
-TEST(DLPack, NonContiguousTorchTensorsKeepTheirStrides) {
+TEST_F(DLPack, NonContiguousTorchTensorsKeepTheirStrides) {
     const pyb::Tensor tt = bridge().eval("torch.arange(6, dtype=torch.int64).reshape(2, 3).t()").as_tensor();
     EXPECT_EQ(tt.shape(), (std::vector<std::int64_t>{3, 2}));
     EXPECT_EQ(tt.strides(), (std::vector<std::int64_t>{1, 3}));
@@ -104,7 +111,7 @@ TEST(DLPack, NonContiguousTorchTensorsKeepTheirStrides) {
               pyb::tuple({pyb::tuple({1, 3}), pyb::list({pyb::list({0, 3}), pyb::list({1, 4}), pyb::list({2, 5})})}));
 }
 
-TEST(DLPack, DtypesSurviveTheRoundTrip) {
+TEST_F(DLPack, DtypesSurviveTheRoundTrip) {
     const char *dtypes[] = {"bool", "uint8", "int8", "int16", "int32", "int64", "float16",
                             "bfloat16", "float32", "float64", "complex64", "complex128"};
     bridge().exec("def _make(name):\n    return torch.ones(3, dtype=getattr(torch, name))\n");
@@ -117,12 +124,12 @@ TEST(DLPack, DtypesSurviveTheRoundTrip) {
     EXPECT_EQ(pyb::dtype_name(bridge().call(py_fn("_make"), {"bfloat16"}).as_tensor().dtype()), "bfloat16");
 }
 
-TEST(DLPack, RequiresGradTensorsCrossAsDetachedViews) {
+TEST_F(DLPack, RequiresGradTensorsCrossAsDetachedViews) {
     const pyb::Value v = bridge().eval("torch.ones(4, requires_grad=True) * 3");
     EXPECT_EQ(v.as_tensor().data_as<float>()[3], 3.0f);
 }
 
-TEST(DLPack, ViewReleasedOnAHostThreadIsFreedOnTheInterpreterThreadWithTheGil) {
+TEST_F(DLPack, ViewReleasedOnAHostThreadIsFreedOnTheInterpreterThreadWithTheGil) {
     // A torch tensor whose storage keeps a numpy array alive: its deleter decrefs that
     // array, which needs the GIL. The weakref callback records the thread that freed it.
     bridge().exec(
@@ -141,7 +148,7 @@ TEST(DLPack, ViewReleasedOnAHostThreadIsFreedOnTheInterpreterThreadWithTheGil) {
     EXPECT_TRUE(bridge().eval("_freed_on == [threading.get_ident()]").as_bool());
 }
 
-TEST(DLPack, BadHostDescriptorsAreRefused) {
+TEST_F(DLPack, BadHostDescriptorsAreRefused) {
     float x = 0;
     EXPECT_THROW(pyb::Tensor::from_buffer(&x, {-1}, pyb::dtype_of<float>()), pyb::Error);
     EXPECT_THROW(pyb::Tensor::from_buffer(&x, {1, 1}, pyb::dtype_of<float>(), {1}), pyb::Error);

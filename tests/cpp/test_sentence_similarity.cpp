@@ -96,24 +96,34 @@ TEST(SentenceSimilarity, CosineMatchesTorchOnTheSameEmbeddings) {
     // The C++ cosine against torch's, on the host view handed back to Python.
     const auto neighbours = similarity::nearest_neighbours(embeddings(), 1);
     const pyb::Value torch_score = bridge().call(
-        bridge().eval("lambda m, i, j: torch.nn.functional.cosine_similarity(m[i], m[j], dim=0).item()").as_object(),
+        bridge().eval("lambda m, i, j: __import__('torch').nn.functional.cosine_similarity(m[i], m[j], dim=0).item()").as_object(),
         {embeddings().matrix, 0, neighbours[0][0].index});
     EXPECT_NEAR(neighbours[0][0].score, torch_score.as_float(), 1e-6);
 }
 
 TEST(SentenceSimilarity, BadInputFilesAreClearErrors) {
-    try {
-        similarity::read_sentences("/nonexistent/sentences.txt");
-        FAIL();
-    } catch (const std::runtime_error &e) {
-        EXPECT_STREQ(e.what(), "cannot read '/nonexistent/sentences.txt'");
-    }
+    auto error_of = [](const std::string &path) -> std::string {
+        try {
+            similarity::read_sentences(path);
+        } catch (const std::runtime_error &e) {
+            return e.what();
+        }
+        return "no error";
+    };
+    EXPECT_EQ(error_of("/nonexistent/sentences.txt"), "cannot read '/nonexistent/sentences.txt': No such file or directory");
+    EXPECT_EQ(error_of(::testing::TempDir()), "'" + ::testing::TempDir() + "' is a directory");
     const std::string empty = ::testing::TempDir() + "empty_sentences.txt";
     std::ofstream(empty) << "\n   \n";
-    try {
-        similarity::read_sentences(empty);
-        FAIL();
-    } catch (const std::runtime_error &e) {
-        EXPECT_EQ(std::string(e.what()), "'" + empty + "' contains no sentences");
-    }
+    EXPECT_EQ(error_of(empty), "'" + empty + "' contains no sentences");
+    const std::string bad = ::testing::TempDir() + "bad_utf8.txt";
+    std::ofstream(bad, std::ios::binary) << "fine\nab\xff cd\nfine too\n";
+    EXPECT_EQ(error_of(bad), "'" + bad + "' line 2 is not valid UTF-8 (byte 3)");
+    std::ofstream(bad, std::ios::binary) << "ok\n\xed\xa0\x80 surrogate\n";  // UTF-8-encoded surrogate
+    EXPECT_EQ(error_of(bad), "'" + bad + "' line 2 is not valid UTF-8 (byte 1)");
+}
+
+TEST(SentenceSimilarity, ByteOrderMarkAndCrlfAreNotPartOfSentences) {
+    const std::string path = ::testing::TempDir() + "bom.txt";
+    std::ofstream(path, std::ios::binary) << "\xef\xbb\xbf" "First one.\r\n  Second one.  \r\n";
+    EXPECT_EQ(similarity::read_sentences(path), (std::vector<std::string>{"First one.", "Second one."}));
 }
