@@ -344,7 +344,7 @@ void run_call(InterpreterState &state, CallNode *call, Python py) noexcept {
 
 // Spins holding the GIL while work may arrive soon; the budget adapts like the hosts'.
 bool spin_for_work(InterpreterState &state, std::int64_t &budget_ns) noexcept {
-    constexpr std::int64_t kMin = 2'000, kMax = 100'000;
+    constexpr std::int64_t kMin = 20'000, kMax = 200'000;
     const auto until = Clock::now() + std::chrono::nanoseconds(budget_ns);
     for (unsigned i = 1;; ++i) {
         if (has_work(state)) {
@@ -354,7 +354,7 @@ bool spin_for_work(InterpreterState &state, std::int64_t &budget_ns) noexcept {
         futex::cpu_relax();
         if ((i & 63) == 0 && Clock::now() >= until) break;
     }
-    budget_ns = std::max(kMin, budget_ns / 2);
+    budget_ns = std::max(kMin, budget_ns - budget_ns / 8);
     return false;
 }
 

@@ -167,7 +167,8 @@ void close(Python) noexcept {
 }
 
 void clear_leftover(Python) noexcept {
-    if (g_async_exc_sent.exchange(false, std::memory_order_acq_rel)) {
+    // A plain load first: the common case (no interrupt) costs no read-modify-write.
+    if (g_async_exc_sent.load(std::memory_order_acquire) && g_async_exc_sent.exchange(false, std::memory_order_acq_rel)) {
         PyThreadState_SetAsyncExc(g_interpreter_thread_id, nullptr);  // the call ended first
     }
 }
