@@ -25,9 +25,6 @@
 
 namespace pyb {
 
-using Args = std::vector<Value>;                            // positional arguments
-using Kwargs = std::vector<std::pair<std::string, Value>>;  // keyword arguments, in order
-
 class Bridge {
 public:
     // Starts the interpreter (see InterpreterConfig for the environment it uses).

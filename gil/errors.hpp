@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "object_ref.hpp"
+
 namespace pyb {
 
 // Base of every pybridge error. what() is a one-line, human-readable message.
@@ -51,6 +53,8 @@ public:
 //   message():   str(exception); "<unprintable ...>" if str() itself raised.
 //   traceback(): the full text traceback.format_exception() prints, chained
 //                __cause__/__context__ included.
+//   exception(): the exception object itself, to read its attributes (a handle: safe to
+//                copy and drop on any thread; empty if it could not be kept).
 //   exit_code(): for SystemExit, the status Python would have exited with (sys.exit(3)
 //                -> 3, sys.exit() -> 0, sys.exit("msg") -> 1); empty otherwise. The host
 //                process is never exited: what to do with the code is the host's choice.
@@ -58,18 +62,20 @@ public:
 class PythonError : public Error {
 public:
     PythonError(std::string type_name, std::string message, std::string traceback,
-                std::optional<int> exit_code = std::nullopt);
+                std::optional<int> exit_code = std::nullopt, ObjectRef exception = {});
 
     const std::string &type_name() const noexcept { return type_name_; }
     const std::string &message() const noexcept { return message_; }
     const std::string &traceback() const noexcept { return traceback_; }
     std::optional<int> exit_code() const noexcept { return exit_code_; }
+    const ObjectRef &exception() const noexcept { return exception_; }
 
 private:
     std::string type_name_;
     std::string message_;
     std::string traceback_;
     std::optional<int> exit_code_;
+    ObjectRef exception_;
 };
 
 }  // namespace pyb

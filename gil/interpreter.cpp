@@ -547,4 +547,12 @@ const InterpreterInfo &Interpreter::info() const noexcept { return state_->info;
 
 bool Interpreter::on_interpreter_thread() noexcept { return t_on_interpreter_thread; }
 
+Python Python::assume_interpreter_thread() {
+    if (!t_on_interpreter_thread) {
+        throw Error("pybridge: this needs the interpreter thread running a call; it was reached "
+                    "from another thread (host functions can only be called from the interpreter thread)");
+    }
+    return Python();
+}
+
 }  // namespace pyb

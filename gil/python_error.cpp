@@ -1,5 +1,7 @@
 #include "python_error.hpp"
 
+#include "host_error.hpp"
+
 #include <Python.h>
 
 #include <string>
@@ -7,12 +9,13 @@
 namespace pyb {
 
 PythonError::PythonError(std::string type_name, std::string message, std::string traceback,
-                         std::optional<int> exit_code)
+                         std::optional<int> exit_code, ObjectRef exception)
     : Error(type_name + ": " + message),
       type_name_(std::move(type_name)),
       message_(std::move(message)),
       traceback_(std::move(traceback)),
-      exit_code_(exit_code) {}
+      exit_code_(exit_code),
+      exception_(std::move(exception)) {}
 
 namespace {
 
@@ -87,7 +90,7 @@ int system_exit_status(PyObject *exc) noexcept {
 
 }  // namespace
 
-PythonError fetch_python_error(Python) noexcept {
+PythonError fetch_python_error(Python py) noexcept {
     PyObject *type = nullptr, *value = nullptr, *tb = nullptr;
     PyErr_Fetch(&type, &value, &tb);
     if (!type) return PythonError("SystemError", "error return without exception set", "");
@@ -101,13 +104,24 @@ PythonError fetch_python_error(Python) noexcept {
     std::optional<int> exit_code;
     if (value && PyErr_GivenExceptionMatches(type, PyExc_SystemExit)) exit_code = system_exit_status(value);
 
+    ObjectRef handle;
+    try {
+        handle = ObjectRef::steal(py, value);  // takes our reference
+        value = nullptr;
+    } catch (...) {
+    }
     Py_XDECREF(type);
     Py_XDECREF(value);
     Py_XDECREF(tb);
     PyErr_Clear();
-    return PythonError(std::move(type_name), std::move(message), std::move(traceback), exit_code);
+    return PythonError(std::move(type_name), std::move(message), std::move(traceback), exit_code,
+                       std::move(handle));
 }
 
-void throw_python_error(Python py) { throw fetch_python_error(py); }
+void throw_python_error(Python py) {
+    // A host function's C++ exception that crossed Python comes back out as itself.
+    if (std::exception_ptr original = take_host_exception(py)) std::rethrow_exception(original);
+    throw fetch_python_error(py);
+}
 
 }  // namespace pyb

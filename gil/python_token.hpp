@@ -21,6 +21,11 @@ public:
     Python(const Python &) = default;
     Python &operator=(const Python &) = default;
 
+    // For code that Python itself called on the interpreter thread (a host function, a
+    // capsule destructor): the token, after checking that this is the interpreter thread
+    // running a call. Throws Error on any other thread, Python's own threads included.
+    static Python assume_interpreter_thread();
+
 private:
     friend class Interpreter;
     Python() = default;

@@ -1,7 +1,10 @@
 #include "convert.hpp"
 
 #include "../gil/python_error.hpp"
+#include "host_function.hpp"
 #include "tensor_python.hpp"
+
+#include <cstring>
 
 namespace pyb {
 namespace {
@@ -26,6 +29,55 @@ void check_depth(int depth) {
                     " levels (a cycle, or data too deep to convert)");
     }
 }
+
+// pybridge.Symbol, looked up once (strong reference, never released). `import_if_needed`:
+// import the pybridge package; otherwise only find it if it was imported already.
+PyObject *g_symbol_type = nullptr;
+PyObject *symbol_type(Python py, bool import_if_needed) {
+    if (g_symbol_type) return g_symbol_type;
+    PyObject *module = nullptr;
+    if (import_if_needed) {
+        module = PyImport_ImportModule("pybridge");
+        if (!module) throw_python_error(py);
+    } else {
+        module = PyDict_GetItemString(PyImport_GetModuleDict(), "pybridge");  // borrowed
+        if (!module) return nullptr;
+        Py_INCREF(module);
+    }
+    g_symbol_type = PyObject_GetAttrString(module, "Symbol");
+    Py_DECREF(module);
+    if (!g_symbol_type) throw_python_error(py);
+    return g_symbol_type;
+}
+
+PyObject *bigint_to_py(Python py, const BigInt &b) {
+    Ref bytes(PyBytes_FromStringAndSize(reinterpret_cast<const char *>(b.magnitude.data()),
+                                        static_cast<Py_ssize_t>(b.magnitude.size())));
+    if (!bytes.p) throw_python_error(py);
+    Ref value(PyObject_CallMethod(reinterpret_cast<PyObject *>(&PyLong_Type), "from_bytes", "Os", bytes.p, "little"));
+    if (!value.p) throw_python_error(py);
+    if (!b.negative) return value.release();
+    PyObject *neg = PyNumber_Negative(value.p);
+    if (!neg) throw_python_error(py);
+    return neg;
+}
+
+Value bigint_from_py(Python py, PyObject *o) {
+    BigInt b;
+    b.negative = _PyLong_Sign(o) < 0;
+    Ref magnitude(PyNumber_Absolute(o));
+    Ref bits(magnitude.p ? PyObject_CallMethod(magnitude.p, "bit_length", nullptr) : nullptr);
+    if (!bits.p) throw_python_error(py);
+    const long nbytes = (PyLong_AsLong(bits.p) + 7) / 8;
+    Ref bytes(PyObject_CallMethod(magnitude.p, "to_bytes", "ls", nbytes, "little"));
+    if (!bytes.p) throw_python_error(py);
+    const auto *data = reinterpret_cast<const std::uint8_t *>(PyBytes_AS_STRING(bytes.p));
+    b.magnitude.assign(data, data + PyBytes_GET_SIZE(bytes.p));
+    return Value(std::move(b));
+}
+
+template <class SetLike>
+PyObject *set_to_py(Python py, const std::vector<Value> &items, PyObject *set, int depth);
 
 PyObject *to_py(Python py, const Value &v, int depth);
 
@@ -81,6 +133,18 @@ PyObject *to_py(Python py, const Value &v, int depth) {
             return dict.release();
         }
         case Value::Kind::Tensor: return tensor_to_python(py, v.as_tensor());
+        case Value::Kind::BigInt: return bigint_to_py(py, v.as_bigint());
+        case Value::Kind::Set: return set_to_py<Set>(py, v.as_set().items, PySet_New(nullptr), depth);
+        case Value::Kind::FrozenSet:
+            return set_to_py<FrozenSet>(py, v.as_frozenset().items, PyFrozenSet_New(nullptr), depth);
+        case Value::Kind::Symbol: {
+            const std::string &name = v.as_symbol().name;
+            Ref str(PyUnicode_DecodeUTF8(name.data(), static_cast<Py_ssize_t>(name.size()), "strict"));
+            if (!str.p) throw_python_error(py);
+            r = PyObject_CallOneArg(symbol_type(py, true), str.p);
+            break;
+        }
+        case Value::Kind::Function: return host_function_to_python(py, v.as_function());
         case Value::Kind::Object: {
             r = v.as_object().new_reference(py);
             if (!r) throw Error("pybridge: empty object handle");
@@ -91,16 +155,101 @@ PyObject *to_py(Python py, const Value &v, int depth) {
     return r;
 }
 
-Value from_py(Python py, PyObject *o, int depth);
+template <class SetLike>
+PyObject *set_to_py(Python py, const std::vector<Value> &items, PyObject *set, int depth) {
+    if (!set) throw_python_error(py);
+    Ref out(set);
+    for (const Value &item : items) {
+        Ref o(to_py(py, item, depth + 1));
+        if (PySet_Add(set, o.p) != 0) throw_python_error(py);
+    }
+    return out.release();
+}
 
-std::vector<Value> items_from_py(Python py, PyObject *const *items, Py_ssize_t n, int depth) {
-    std::vector<Value> out;
-    out.reserve(static_cast<size_t>(n));
-    for (Py_ssize_t i = 0; i < n; ++i) out.push_back(from_py(py, items[i], depth + 1));
+// The containers being converted, outermost first, with where we are in each: finds a
+// container that contains itself and names the path to it.
+struct Frame {
+    PyObject *container;
+    Py_ssize_t index;  // list/tuple position, or -1
+    PyObject *key;     // dict key, or null
+};
+using Path = std::vector<Frame>;
+
+std::string render_path(const Path &path, size_t upto) {
+    std::string out = "value";
+    for (size_t i = 0; i < upto; ++i) {
+        if (path[i].key) {
+            PyObject *r = PyObject_Repr(path[i].key);
+            const char *s = r ? PyUnicode_AsUTF8(r) : nullptr;
+            out += std::string("[") + (s ? s : "?") + "]";
+            Py_XDECREF(r);
+            PyErr_Clear();
+        } else {
+            out += "[" + std::to_string(path[i].index) + "]";
+        }
+    }
     return out;
 }
 
-Value from_py(Python py, PyObject *o, int depth) {
+void check_cycle(const Path &path, PyObject *o) {
+    for (size_t i = 0; i < path.size(); ++i) {
+        if (path[i].container == o) {
+            throw Error("pybridge: cannot convert a container that contains itself: " +
+                        render_path(path, path.size()) + " is " + render_path(path, i));
+        }
+    }
+}
+
+// Pops the frame it pushed, also when conversion throws.
+struct Enter {
+    Path &path;
+    Enter(Path &p, PyObject *container) : path(p) { path.push_back({container, -1, nullptr}); }
+    ~Enter() { path.pop_back(); }
+};
+
+Value from_py(Python py, PyObject *o, int depth, Path &path);
+
+Value scalar_from_numpy(Python py, PyObject *o, int depth, Path &path) {
+    // numpy scalars (numpy.int64, numpy.float32, numpy.bool_, ...): by value.
+    const char *type_name = Py_TYPE(o)->tp_name;
+    if (std::strcmp(type_name, "numpy.bool_") == 0 || std::strcmp(type_name, "numpy.bool") == 0) {
+        const int t = PyObject_IsTrue(o);
+        if (t < 0) throw_python_error(py);
+        return Value(t == 1);
+    }
+    if (PyIndex_Check(o)) {
+        Ref i(PyNumber_Index(o));
+        if (!i.p) throw_python_error(py);
+        return from_py(py, i.p, depth, path);
+    }
+    if (PyComplex_Check(o) || !Py_TYPE(o)->tp_as_number || !Py_TYPE(o)->tp_as_number->nb_float) {
+        return Value(ObjectRef::borrow(py, o));
+    }
+    const double d = PyFloat_AsDouble(o);
+    if (d == -1.0 && PyErr_Occurred()) throw_python_error(py);
+    return Value(d);
+}
+
+bool is_numpy_scalar(PyObject *o) {
+    const char *type_name = Py_TYPE(o)->tp_name;
+    return std::strncmp(type_name, "numpy.", 6) == 0 && std::strcmp(type_name, "numpy.ndarray") != 0 &&
+           PyObject_HasAttrString(o, "dtype") && !PySequence_Check(o);
+}
+
+std::vector<Value> iterate_from_py(Python py, PyObject *o, int depth, Path &path) {
+    Ref it(PyObject_GetIter(o));
+    if (!it.p) throw_python_error(py);
+    std::vector<Value> out;
+    Enter enter(path, o);
+    while (PyObject *item = PyIter_Next(it.p)) {
+        Ref hold(item);
+        out.push_back(from_py(py, item, depth + 1, path));
+    }
+    if (PyErr_Occurred()) throw_python_error(py);
+    return out;
+}
+
+Value from_py(Python py, PyObject *o, int depth, Path &path) {
     check_depth(depth);
     if (o == Py_None) return Value();
     if (o == Py_True) return Value(true);
@@ -108,7 +257,7 @@ Value from_py(Python py, PyObject *o, int depth) {
     if (PyLong_CheckExact(o)) {
         int overflow = 0;
         const long long i = PyLong_AsLongLongAndOverflow(o, &overflow);
-        if (overflow) throw Error("pybridge: Python int does not fit in int64");
+        if (overflow) return bigint_from_py(py, o);
         if (i == -1 && PyErr_Occurred()) throw_python_error(py);
         return Value(static_cast<std::int64_t>(i));
     }
@@ -125,28 +274,62 @@ Value from_py(Python py, PyObject *o, int depth) {
     if (PyByteArray_CheckExact(o)) {
         return Value(Bytes{std::string(PyByteArray_AS_STRING(o), static_cast<size_t>(PyByteArray_GET_SIZE(o)))});
     }
+    if (PyMemoryView_Check(o)) {
+        Ref bytes(PyBytes_FromObject(o));  // any layout, copied in C order
+        if (!bytes.p) throw_python_error(py);
+        return Value(Bytes{std::string(PyBytes_AS_STRING(bytes.p), static_cast<size_t>(PyBytes_GET_SIZE(bytes.p)))});
+    }
     if (PyList_CheckExact(o)) {
-        // The size is re-read each step, so a list changed meanwhile is never over-read.
+        check_cycle(path, o);
+        Enter enter(path, o);
         std::vector<Value> out;
         out.reserve(static_cast<size_t>(PyList_GET_SIZE(o)));
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(o); ++i)
-            out.push_back(from_py(py, PyList_GET_ITEM(o, i), depth + 1));
+        // The size is re-read each step, so a list changed meanwhile is never over-read.
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(o); ++i) {
+            path.back().index = i;
+            out.push_back(from_py(py, PyList_GET_ITEM(o, i), depth + 1, path));
+        }
         return Value(List{std::move(out)});
     }
     if (PyTuple_CheckExact(o)) {
-        return Value(Tuple{items_from_py(py, &PyTuple_GET_ITEM(o, 0), PyTuple_GET_SIZE(o), depth)});
+        check_cycle(path, o);
+        Enter enter(path, o);
+        std::vector<Value> out;
+        out.reserve(static_cast<size_t>(PyTuple_GET_SIZE(o)));
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o); ++i) {
+            path.back().index = i;
+            out.push_back(from_py(py, PyTuple_GET_ITEM(o, i), depth + 1, path));
+        }
+        return Value(Tuple{std::move(out)});
     }
     if (PyDict_CheckExact(o)) {
+        check_cycle(path, o);
+        Enter enter(path, o);
         Dict d;
         d.items.reserve(static_cast<size_t>(PyDict_GET_SIZE(o)));
         Py_ssize_t pos = 0;
         PyObject *k = nullptr, *val = nullptr;
         while (PyDict_Next(o, &pos, &k, &val)) {
-            d.items.emplace_back(from_py(py, k, depth + 1), from_py(py, val, depth + 1));
+            path.back().key = k;
+            Value key = from_py(py, k, depth + 1, path);
+            d.items.emplace_back(std::move(key), from_py(py, val, depth + 1, path));
         }
         return Value(std::move(d));
     }
+    if (PySet_CheckExact(o)) return Value(Set{iterate_from_py(py, o, depth, path)});
+    if (PyFrozenSet_CheckExact(o)) return Value(FrozenSet{iterate_from_py(py, o, depth, path)});
+    if (PyUnicode_Check(o)) {
+        PyObject *sym = symbol_type(py, false);
+        if (sym && Py_TYPE(o) == reinterpret_cast<PyTypeObject *>(sym)) {
+            Py_ssize_t n = 0;
+            const char *s = PyUnicode_AsUTF8AndSize(o, &n);
+            if (!s) throw_python_error(py);
+            return Value(Symbol{std::string(s, static_cast<size_t>(n))});
+        }
+    }
+    if (auto fn = host_function_from_python(py, o)) return Value(std::move(fn));
     if (is_torch_tensor(py, o)) return Value(tensor_from_python(py, o));
+    if (is_numpy_scalar(o)) return scalar_from_numpy(py, o, depth, path);
     return Value(ObjectRef::borrow(py, o));
 }
 
@@ -156,7 +339,8 @@ PyObject *to_python(Python py, const Value &value) { return to_py(py, value, 0);
 
 Value from_python(Python py, PyObject *obj) {
     if (!obj) throw Error("pybridge: from_python given a null object");
-    return from_py(py, obj, 0);
+    Path path;
+    return from_py(py, obj, 0, path);
 }
 
 }  // namespace pyb

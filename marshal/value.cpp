@@ -9,12 +9,17 @@ const char *kind_name(Value::Kind kind) noexcept {
         case Value::Kind::None: return "none";
         case Value::Kind::Bool: return "bool";
         case Value::Kind::Int: return "int";
+        case Value::Kind::BigInt: return "bigint";
         case Value::Kind::Float: return "float";
         case Value::Kind::Str: return "str";
         case Value::Kind::Bytes: return "bytes";
         case Value::Kind::List: return "list";
         case Value::Kind::Tuple: return "tuple";
         case Value::Kind::Dict: return "dict";
+        case Value::Kind::Set: return "set";
+        case Value::Kind::FrozenSet: return "frozenset";
+        case Value::Kind::Symbol: return "symbol";
+        case Value::Kind::Function: return "function";
         case Value::Kind::Tensor: return "tensor";
         case Value::Kind::Object: return "object";
     }
@@ -41,10 +46,60 @@ const Tuple &Value::as_tuple() const { return get<Tuple>(Kind::Tuple); }
 const Dict &Value::as_dict() const { return get<Dict>(Kind::Dict); }
 const Tensor &Value::as_tensor() const { return get<Tensor>(Kind::Tensor); }
 const ObjectRef &Value::as_object() const { return get<ObjectRef>(Kind::Object); }
+const BigInt &Value::as_bigint() const { return get<BigInt>(Kind::BigInt); }
+const Set &Value::as_set() const { return get<Set>(Kind::Set); }
+const FrozenSet &Value::as_frozenset() const { return get<FrozenSet>(Kind::FrozenSet); }
+const Symbol &Value::as_symbol() const { return get<Symbol>(Kind::Symbol); }
+const std::shared_ptr<const HostFunction> &Value::as_function() const {
+    return get<std::shared_ptr<const HostFunction>>(Kind::Function);
+}
+
+Value::Value(std::shared_ptr<const HostFunction> f) : v_(std::move(f)) {
+    if (!std::get<std::shared_ptr<const HostFunction>>(v_)) throw Error("pybridge: null host function");
+}
+
+std::string BigInt::to_string() const {
+    // Repeated division of the little-endian magnitude by 10.
+    std::vector<std::uint8_t> m = magnitude;
+    std::string digits;
+    while (!m.empty()) {
+        unsigned rem = 0;
+        for (size_t i = m.size(); i-- > 0;) {
+            const unsigned cur = (rem << 8) | m[i];
+            m[i] = static_cast<std::uint8_t>(cur / 10);
+            rem = cur % 10;
+        }
+        digits.push_back(static_cast<char>('0' + rem));
+        while (!m.empty() && m.back() == 0) m.pop_back();
+    }
+    if (digits.empty()) digits = "0";
+    if (negative) digits.push_back('-');
+    return std::string(digits.rbegin(), digits.rend());
+}
+
+namespace {
+// Unordered comparison for sets: every item of `a` matches a distinct item of `b`.
+bool same_items_unordered(const std::vector<Value> &a, const std::vector<Value> &b) {
+    if (a.size() != b.size()) return false;
+    std::vector<bool> used(b.size(), false);
+    for (const Value &x : a) {
+        bool found = false;
+        for (size_t j = 0; j < b.size() && !found; ++j) {
+            if (!used[j] && x == b[j]) used[j] = found = true;
+        }
+        if (!found) return false;
+    }
+    return true;
+}
+}  // namespace
 
 const std::vector<Value> &Value::items() const {
-    if (kind() == Kind::Tuple) return std::get<Tuple>(v_).items;
-    return get<List>(Kind::List).items;
+    switch (kind()) {
+        case Kind::Tuple: return std::get<Tuple>(v_).items;
+        case Kind::Set: return std::get<Set>(v_).items;
+        case Kind::FrozenSet: return std::get<FrozenSet>(v_).items;
+        default: return get<List>(Kind::List).items;
+    }
 }
 
 bool Value::operator==(const Value &other) const {
@@ -53,6 +108,7 @@ bool Value::operator==(const Value &other) const {
         case Kind::None: return true;
         case Kind::Bool: return as_bool() == other.as_bool();
         case Kind::Int: return as_int() == other.as_int();
+        case Kind::BigInt: return as_bigint() == other.as_bigint();
         case Kind::Float: {
             const double a = std::get<double>(v_), b = std::get<double>(other.v_);
             return std::memcmp(&a, &b, sizeof a) == 0;
@@ -62,6 +118,10 @@ bool Value::operator==(const Value &other) const {
         case Kind::List: return as_list().items == other.as_list().items;
         case Kind::Tuple: return as_tuple().items == other.as_tuple().items;
         case Kind::Dict: return as_dict().items == other.as_dict().items;
+        case Kind::Set: return same_items_unordered(as_set().items, other.as_set().items);
+        case Kind::FrozenSet: return same_items_unordered(as_frozenset().items, other.as_frozenset().items);
+        case Kind::Symbol: return as_symbol() == other.as_symbol();
+        case Kind::Function: return as_function() == other.as_function();
         case Kind::Tensor: {
             const Tensor &a = as_tensor(), &b = other.as_tensor();
             return a.data() == b.data() && a.dtype() == b.dtype() && a.shape() == b.shape() &&

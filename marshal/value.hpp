@@ -2,25 +2,31 @@
 //
 // Mapping (host kind <-> Python type); to_python()/from_python() in convert.hpp apply it:
 //
-//   Kind::None    <-> None
-//   Kind::Bool    <-> bool            (True stays bool, never int)
-//   Kind::Int     <-> int             (int64; a Python int outside int64 is an Error)
-//   Kind::Float   <-> float           (double; NaN, +-Inf, -0.0 kept bit for bit)
-//   Kind::Str     <-> str             (UTF-8, embedded NUL kept; invalid UTF-8 is an Error)
-//   Kind::Bytes   <-> bytes           (bytearray also converts to Bytes)
-//   Kind::List    <-> list
-//   Kind::Tuple   <-> tuple
-//   Kind::Dict    <-> dict            (entries in insertion order; keys are any Value)
-//   Kind::Tensor  <-> torch.Tensor    (DLPack, zero-copy both ways; see tensor.hpp)
-//   Kind::Object  <-> anything else   (an ObjectRef handle to the same Python object)
+//   Kind::None      <-> None
+//   Kind::Bool      <-> bool             (True stays bool, never int)
+//   Kind::Int       <-> int              (fits int64; also numpy/torch integer scalars in)
+//   Kind::BigInt    <-> int              (outside int64: sign + magnitude, never wrapped)
+//   Kind::Float     <-> float            (double; NaN, +-Inf, -0.0 kept bit for bit; numpy/torch float scalars in)
+//   Kind::Str       <-> str              (UTF-8, embedded NUL kept; invalid UTF-8 / lone surrogates are errors)
+//   Kind::Bytes     <-> bytes            (bytearray and memoryview also convert to Bytes)
+//   Kind::List      <-> list
+//   Kind::Tuple     <-> tuple
+//   Kind::Dict      <-> dict             (entries in insertion order; keys are any hashable Value)
+//   Kind::Set       <-> set              (order unspecified; equality ignores order)
+//   Kind::FrozenSet <-> frozenset
+//   Kind::Symbol    <-> pybridge.Symbol  (a str subclass; Simple's :f32, :cuda)
+//   Kind::Tensor    <-> torch.Tensor     (DLPack, zero-copy both ways; see tensor.hpp)
+//   Kind::Function  <-> a Python callable running host code (see host_function.hpp)
+//   Kind::Object    <-> anything else    (an ObjectRef handle to the same Python object)
 //
-// Thread contract: a Value is a plain C++ value (the Tensor and Object kinds are
+// Thread contract: a Value is a plain C++ value (the Tensor, Function and Object kinds are
 // thread-safe handles); it may be built, copied and destroyed on any thread. Not
 // synchronized: do not mutate one Value from two threads at once.
 #pragma once
 
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,10 +53,31 @@ struct Tuple {
 struct Dict {
     std::vector<std::pair<Value, Value>> items;  // insertion order, keys unique on the Python side
 };
+struct Set {
+    std::vector<Value> items;  // hashable values; order unspecified
+};
+struct FrozenSet {
+    std::vector<Value> items;
+};
+// An integer outside int64: sign and magnitude (little-endian bytes, no leading zeros).
+struct BigInt {
+    bool negative = false;
+    std::vector<std::uint8_t> magnitude;
+    bool operator==(const BigInt &o) const { return negative == o.negative && magnitude == o.magnitude; }
+    std::string to_string() const;  // decimal
+};
+// A Simple symbol (:f32 -> Symbol{"f32"}).
+struct Symbol {
+    std::string name;
+    bool operator==(const Symbol &o) const { return name == o.name; }
+};
+class HostFunction;  // host_function.hpp
 
 class Value {
 public:
-    enum class Kind { None, Bool, Int, Float, Str, Bytes, List, Tuple, Dict, Tensor, Object };
+    enum class Kind {
+        None, Bool, Int, BigInt, Float, Str, Bytes, List, Tuple, Dict, Set, FrozenSet, Symbol, Tensor, Function, Object
+    };
 
     Value() = default;                                  // None
     Value(std::nullptr_t) {}                            // None
@@ -67,6 +94,11 @@ public:
     Value(pyb::Dict d) : v_(std::move(d)) {}
     Value(pyb::Tensor t) : v_(std::move(t)) {}
     Value(ObjectRef o) : v_(std::move(o)) {}
+    Value(pyb::BigInt b) : v_(std::move(b)) {}
+    Value(pyb::Set s) : v_(std::move(s)) {}
+    Value(pyb::FrozenSet s) : v_(std::move(s)) {}
+    Value(pyb::Symbol s) : v_(std::move(s)) {}
+    Value(std::shared_ptr<const HostFunction> f);
 
     Kind kind() const noexcept { return static_cast<Kind>(v_.index()); }
     bool is_none() const noexcept { return kind() == Kind::None; }
@@ -83,32 +115,44 @@ public:
     const pyb::Dict &as_dict() const;
     const pyb::Tensor &as_tensor() const;
     const ObjectRef &as_object() const;
+    const pyb::BigInt &as_bigint() const;
+    const pyb::Set &as_set() const;
+    const pyb::FrozenSet &as_frozenset() const;
+    const pyb::Symbol &as_symbol() const;
+    const std::shared_ptr<const HostFunction> &as_function() const;
 
-    // The items of a List or a Tuple.
+    // The items of a List, Tuple, Set or FrozenSet.
     const std::vector<Value> &items() const;
 
-    // Structural equality. Floats compare by bits (NaN == NaN, 0.0 != -0.0); Tensors and
-    // Objects compare by identity (same data pointer and layout / same Python object).
+    // Structural equality. Floats compare by bits (NaN == NaN, 0.0 != -0.0); sets ignore
+    // order; Tensors, Functions and Objects compare by identity (same data pointer and layout
+    // / same function / same Python object).
     bool operator==(const Value &other) const;
     bool operator!=(const Value &other) const { return !(*this == other); }
 
 private:
-    using Storage = std::variant<std::monostate, bool, std::int64_t, double, std::string,
-                                 pyb::Bytes, pyb::List, pyb::Tuple, pyb::Dict, pyb::Tensor,
-                                 ObjectRef>;
+    // Alternative order == Kind order.
+    using Storage = std::variant<std::monostate, bool, std::int64_t, pyb::BigInt, double, std::string,
+                                 pyb::Bytes, pyb::List, pyb::Tuple, pyb::Dict, pyb::Set, pyb::FrozenSet,
+                                 pyb::Symbol, pyb::Tensor, std::shared_ptr<const HostFunction>, ObjectRef>;
     Storage v_;
 
     template <class T>
     const T &get(Kind want) const;
 };
 
-const char *kind_name(Value::Kind kind) noexcept;  // "none", "bool", "int", ...
+const char *kind_name(Value::Kind kind) noexcept;
 
-// Shorthands: list({1, 2.0, "x"}), tuple({...}), dict({{"k", 1}}).
+using Args = std::vector<Value>;                            // positional arguments
+using Kwargs = std::vector<std::pair<std::string, Value>>;  // keyword arguments, in order  // "none", "bool", "int", ...
+
+// Shorthands: list({1, 2.0, "x"}), tuple({...}), dict({{"k", 1}}), symbol("f32").
 inline Value list(std::initializer_list<Value> items) { return pyb::List{std::vector<Value>(items)}; }
 inline Value tuple(std::initializer_list<Value> items) { return pyb::Tuple{std::vector<Value>(items)}; }
 inline Value dict(std::initializer_list<std::pair<Value, Value>> items) {
     return pyb::Dict{std::vector<std::pair<Value, Value>>(items)};
 }
+inline Value set(std::initializer_list<Value> items) { return pyb::Set{std::vector<Value>(items)}; }
+inline Value symbol(std::string name) { return pyb::Symbol{std::move(name)}; }
 
 }  // namespace pyb

@@ -4,4 +4,7 @@ Nothing here needs the C++ side; every helper also works in a plain Python proce
 which is how the tests compare bridged results with pure-Python ones.
 """
 
+from .symbols import Symbol, resolve, resolve_device, resolve_dtype
+
 __version__ = "0.1.0"
+__all__ = ["Symbol", "resolve", "resolve_device", "resolve_dtype"]
