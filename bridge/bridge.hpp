@@ -15,6 +15,8 @@
 //   py.stop();
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -60,6 +62,30 @@ public:
     // between calls (names defined by exec are visible to later eval/exec).
     Value eval(std::string_view expression);
     void exec(std::string_view source);
+
+    // A fresh globals dict (with __builtins__) for eval/exec that should not share __main__.
+    // Keep it to make a persistent namespace; it is an ordinary dict handle.
+    ObjectRef new_namespace();
+    // eval/exec in `globals` (a dict handle, e.g. from new_namespace()), which persists.
+    Value eval(std::string_view expression, const ObjectRef &globals);
+    void exec(std::string_view source, const ObjectRef &globals);
+    // eval in a one-off namespace holding `names` (str keys): nothing persists.
+    Value eval(std::string_view expression, const Dict &names);
+    // eval, keeping the result as a handle instead of converting it.
+    ObjectRef eval_ref(std::string_view expression);
+
+    // Object handle operations. Errors: PythonError (AttributeError, KeyError, TypeError
+    // from len() of an unsized object, whatever __repr__/__len__/__iter__/__hash__ raise).
+    void setattr(const ObjectRef &obj, std::string_view name, const Value &value);
+    Value getitem(const ObjectRef &obj, const Value &key);
+    void setitem(const ObjectRef &obj, const Value &key, const Value &value);
+    std::int64_t len(const ObjectRef &obj);
+    std::string repr(const ObjectRef &obj);
+    std::string str(const ObjectRef &obj);
+    bool isinstance(const ObjectRef &obj, const ObjectRef &type);
+    // iter(obj), and next() on it: the next item, or nullopt when it is exhausted.
+    ObjectRef iter(const ObjectRef &obj);
+    std::optional<Value> next(const ObjectRef &iterator);
 
     // Stops the interpreter (Interpreter::stop()). Idempotent.
     void stop() { interp_.stop(); }
