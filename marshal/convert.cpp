@@ -93,6 +93,17 @@ PyObject *sequence_to_py(Python py, const std::vector<Value> &items, PyObject *s
 }
 
 PyObject *to_py(Python py, const Value &v, int depth) {
+    // Fast path for the scalars that fill big containers.
+    if (const double *d = v.get_if<double>()) {
+        PyObject *f = PyFloat_FromDouble(*d);
+        if (!f) throw_python_error(py);
+        return f;
+    }
+    if (const std::int64_t *i = v.get_if<std::int64_t>()) {
+        PyObject *l = PyLong_FromLongLong(*i);
+        if (!l) throw_python_error(py);
+        return l;
+    }
     check_depth(depth);
     PyObject *r = nullptr;
     switch (v.kind()) {
@@ -209,6 +220,26 @@ struct Enter {
 
 Value from_py(Python py, PyObject *o, int depth, Path &path);
 
+// Container items that are exact floats or int64-sized ints are built in place, skipping
+// the general dispatch (most of the cost of a big numeric list). False: not handled here.
+inline bool emplace_scalar(std::vector<Value> &out, PyObject *item) {
+    if (PyFloat_CheckExact(item)) {
+        out.emplace_back(PyFloat_AS_DOUBLE(item));
+        return true;
+    }
+    if (PyLong_CheckExact(item)) {
+        int overflow = 0;
+        const long long i = PyLong_AsLongLongAndOverflow(item, &overflow);
+        if (overflow || (i == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            return false;  // the general path reports or widens it
+        }
+        out.emplace_back(static_cast<std::int64_t>(i));
+        return true;
+    }
+    return false;
+}
+
 Value scalar_from_numpy(Python py, PyObject *o, int depth, Path &path) {
     // numpy scalars (numpy.int64, numpy.float32, numpy.bool_, ...): by value.
     const char *type_name = Py_TYPE(o)->tp_name;
@@ -286,8 +317,11 @@ Value from_py(Python py, PyObject *o, int depth, Path &path) {
         out.reserve(static_cast<size_t>(PyList_GET_SIZE(o)));
         // The size is re-read each step, so a list changed meanwhile is never over-read.
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(o); ++i) {
-            path.back().index = i;
-            out.push_back(from_py(py, PyList_GET_ITEM(o, i), depth + 1, path));
+            PyObject *item = PyList_GET_ITEM(o, i);
+            if (!emplace_scalar(out, item)) {
+                path.back().index = i;
+                out.push_back(from_py(py, item, depth + 1, path));
+            }
         }
         return Value(List{std::move(out)});
     }
@@ -297,8 +331,11 @@ Value from_py(Python py, PyObject *o, int depth, Path &path) {
         std::vector<Value> out;
         out.reserve(static_cast<size_t>(PyTuple_GET_SIZE(o)));
         for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o); ++i) {
-            path.back().index = i;
-            out.push_back(from_py(py, PyTuple_GET_ITEM(o, i), depth + 1, path));
+            PyObject *item = PyTuple_GET_ITEM(o, i);
+            if (!emplace_scalar(out, item)) {
+                path.back().index = i;
+                out.push_back(from_py(py, item, depth + 1, path));
+            }
         }
         return Value(Tuple{std::move(out)});
     }

@@ -121,6 +121,13 @@ public:
     const pyb::Symbol &as_symbol() const;
     const std::shared_ptr<const HostFunction> &as_function() const;
 
+    // Unchecked access for hot loops: the alternative if the Value holds a T, else null.
+    // T is one of bool, std::int64_t, double, std::string, Bytes, List, Tuple, Dict, ...
+    template <class T>
+    const T *get_if() const noexcept {
+        return std::get_if<T>(&v_);
+    }
+
     // The items of a List, Tuple, Set or FrozenSet.
     const std::vector<Value> &items() const;
 
