@@ -11,7 +11,7 @@ PYTHON := $(VENV)/bin/python
 CMAKE := $(VENV)/bin/cmake
 CTEST := $(VENV)/bin/ctest
 
-.PHONY: all setup venv build demo test tsan asan bench clean
+.PHONY: all setup venv build demo test tsan asan fuzz bench clean
 
 all: build
 
@@ -41,9 +41,20 @@ asan: setup
 	$(CMAKE) --build build-asan --target pybridge_gil_tests
 	ASAN_OPTIONS="detect_leaks=0" UBSAN_OPTIONS="print_stacktrace=1" build-asan/tests/pybridge_gil_tests
 
+# The marshalling fuzzer (libFuzzer + ASan/UBSan, clang) for FUZZ_SECONDS over the seed corpus.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	@command -v clang++ >/dev/null || { echo "make fuzz needs clang: apt-get install clang libclang-rt-14-dev"; exit 1; }
+	$(CMAKE) --preset fuzz -DPYBRIDGE_PYTHON=$(PYTHON) -DCMAKE_MAKE_PROGRAM=$(VENV)/bin/ninja
+	$(CMAKE) --build build-fuzz --target marshal_fuzzer
+	mkdir -p build-fuzz/corpus
+	ASAN_OPTIONS="detect_leaks=0" build-fuzz/marshal_fuzzer -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	  -print_final_stats=1 build-fuzz/corpus tests/fuzz/corpus
+
 bench: build
 	$(BUILD)/bench/dispatch_bench
+	$(BUILD)/bench/marshal_bench
 	$(BUILD)/bench/dlpack_bench
 
 clean:
-	rm -rf $(BUILD) build-tsan build-asan
+	rm -rf $(BUILD) build-tsan build-asan build-fuzz

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything pybridge needs on a fresh Debian machine, and nothing twice:
-#   1. Debian packages (compiler, make, GoogleTest), installed only if missing;
+#   1. Debian packages (compilers, make, GoogleTest, clang's fuzzer runtime), installed only if missing;
 #   2. the Python virtual environment, in a cache folder outside the clone so later runs
 #      (and CI) reuse it; reinstalled only when pyproject.toml's dependencies change.
 # Prints the venv's python on its last line.
@@ -15,7 +15,7 @@ venv="${PYBRIDGE_VENV:-$cache/venv}"
 log() { echo "[bootstrap] $*" >&2; }
 
 # --- 1. Debian packages -----------------------------------------------------------------
-apt_packages=(g++ make libgtest-dev)
+apt_packages=(g++ make libgtest-dev clang libclang-rt-14-dev)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
