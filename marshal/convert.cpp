@@ -267,6 +267,23 @@ bool is_numpy_scalar(PyObject *o) {
            PyObject_HasAttrString(o, "dtype") && !PySequence_Check(o);
 }
 
+// The items of an exact list or tuple. The size is re-read each step, so a list that
+// Python code changes meanwhile is never over-read.
+std::vector<Value> items_from_py(Python py, PyObject *seq, int depth, Path &path) {
+    check_cycle(path, seq);
+    Enter enter(path, seq);
+    std::vector<Value> out;
+    out.reserve(static_cast<size_t>(PySequence_Fast_GET_SIZE(seq)));
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); ++i) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (!emplace_scalar(out, item)) {
+            path.back().index = i;
+            out.push_back(from_py(py, item, depth + 1, path));
+        }
+    }
+    return out;
+}
+
 std::vector<Value> iterate_from_py(Python py, PyObject *o, int depth, Path &path) {
     Ref it(PyObject_GetIter(o));
     if (!it.p) throw_python_error(py);
@@ -310,35 +327,8 @@ Value from_py(Python py, PyObject *o, int depth, Path &path) {
         if (!bytes.p) throw_python_error(py);
         return Value(Bytes{std::string(PyBytes_AS_STRING(bytes.p), static_cast<size_t>(PyBytes_GET_SIZE(bytes.p)))});
     }
-    if (PyList_CheckExact(o)) {
-        check_cycle(path, o);
-        Enter enter(path, o);
-        std::vector<Value> out;
-        out.reserve(static_cast<size_t>(PyList_GET_SIZE(o)));
-        // The size is re-read each step, so a list changed meanwhile is never over-read.
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(o); ++i) {
-            PyObject *item = PyList_GET_ITEM(o, i);
-            if (!emplace_scalar(out, item)) {
-                path.back().index = i;
-                out.push_back(from_py(py, item, depth + 1, path));
-            }
-        }
-        return Value(List{std::move(out)});
-    }
-    if (PyTuple_CheckExact(o)) {
-        check_cycle(path, o);
-        Enter enter(path, o);
-        std::vector<Value> out;
-        out.reserve(static_cast<size_t>(PyTuple_GET_SIZE(o)));
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o); ++i) {
-            PyObject *item = PyTuple_GET_ITEM(o, i);
-            if (!emplace_scalar(out, item)) {
-                path.back().index = i;
-                out.push_back(from_py(py, item, depth + 1, path));
-            }
-        }
-        return Value(Tuple{std::move(out)});
-    }
+    if (PyList_CheckExact(o)) return Value(List{items_from_py(py, o, depth, path)});
+    if (PyTuple_CheckExact(o)) return Value(Tuple{items_from_py(py, o, depth, path)});
     if (PyDict_CheckExact(o)) {
         check_cycle(path, o);
         Enter enter(path, o);
