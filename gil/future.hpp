@@ -30,6 +30,38 @@ namespace detail {
 void interrupt_running_call(CallNode *call, bool deadline) noexcept;
 }  // namespace detail
 
+// A thread-safe way to cancel one call from any thread: copyable, and valid after the
+// Future itself was consumed or destroyed (it keeps the call's record alive).
+class Canceller {
+public:
+    Canceller() = default;
+    explicit Canceller(detail::CallNode *node) noexcept : node_(node) {
+        if (node_) node_->refs.fetch_add(1, std::memory_order_relaxed);
+    }
+    Canceller(const Canceller &o) noexcept : Canceller(o.node_) {}
+    Canceller &operator=(Canceller o) noexcept {
+        std::swap(node_, o.node_);
+        return *this;
+    }
+    ~Canceller() {
+        if (node_) node_->release();
+    }
+    // See CancelResult. TooLate for an empty Canceller.
+    CancelResult cancel() const {
+        if (!node_) return CancelResult::TooLate;
+        if (node_->cancel_queued(std::make_exception_ptr(Cancelled("pybridge: call cancelled before it ran")))) {
+            return CancelResult::Cancelled;
+        }
+        if (detail::is_final(node_->state.load(std::memory_order_acquire))) return CancelResult::TooLate;
+        detail::interrupt_running_call(node_, /*deadline=*/false);
+        return detail::is_final(node_->state.load(std::memory_order_acquire)) ? CancelResult::TooLate
+                                                                              : CancelResult::Interrupting;
+    }
+
+private:
+    detail::CallNode *node_ = nullptr;
+};
+
 template <class T>
 class Future {
 public:
@@ -78,17 +110,12 @@ public:
         if constexpr (!std::is_void_v<T>) return std::move(*n->value);
     }
 
-    // Cancels the call; see CancelResult. Idempotent.
-    CancelResult cancel() {
-        detail::ResultNode<T> *n = checked();
-        if (n->cancel_queued(std::make_exception_ptr(Cancelled("pybridge: call cancelled before it ran")))) {
-            return CancelResult::Cancelled;
-        }
-        if (detail::is_final(n->state.load(std::memory_order_acquire))) return CancelResult::TooLate;
-        detail::interrupt_running_call(n, /*deadline=*/false);
-        return detail::is_final(n->state.load(std::memory_order_acquire)) ? CancelResult::TooLate
-                                                                          : CancelResult::Interrupting;
-    }
+    // Cancels the call; see CancelResult. Idempotent. To cancel from another thread while
+    // this one waits in get(), use canceller(): a Future is used by one thread at a time.
+    CancelResult cancel() { return Canceller(checked()).cancel(); }
+
+    // A copyable handle that can cancel this call from any thread.
+    Canceller canceller() const { return Canceller(checked()); }
 
 private:
     struct Holder {

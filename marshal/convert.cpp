@@ -257,7 +257,10 @@ Value scalar_from_numpy(Python py, PyObject *o, int depth, Path &path) {
         return Value(ObjectRef::borrow(py, o));
     }
     const double d = PyFloat_AsDouble(o);
-    if (d == -1.0 && PyErr_Occurred()) throw_python_error(py);
+    if (d == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();  // not a number after all (a datetime64, say): keep the object
+        return Value(ObjectRef::borrow(py, o));
+    }
     return Value(d);
 }
 
@@ -355,7 +358,12 @@ Value from_py(Python py, PyObject *o, int depth, Path &path) {
         }
     }
     if (auto fn = host_function_from_python(py, o)) return Value(std::move(fn));
-    if (is_torch_tensor(py, o)) return Value(tensor_from_python(py, o));
+    if (is_torch_tensor(py, o)) {
+        // Tensors DLPack cannot describe (sparse, meta, ...) stay Python objects.
+        if (PyObject *capsule = try_export_tensor(py, o)) return Value(adopt_exported(py, capsule));
+        PyErr_Clear();
+        return Value(ObjectRef::borrow(py, o));
+    }
     if (is_numpy_scalar(o)) return scalar_from_numpy(py, o, depth, path);
     return Value(ObjectRef::borrow(py, o));
 }

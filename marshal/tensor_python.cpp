@@ -97,26 +97,53 @@ bool is_torch_tensor(Python py, PyObject *obj) {
     return r == 1;
 }
 
+namespace {
+
+// Calls tensor.<method>() and replaces `tensor` with the result (a new reference).
+bool apply(PyObject *&tensor, const char *method) {
+    PyObject *r = PyObject_CallMethod(tensor, method, nullptr);
+    Py_DECREF(tensor);
+    tensor = r;
+    return r != nullptr;
+}
+
+// tensor.<flag>() or tensor.<flag> as a bool; -1 on error.
+int flag(PyObject *tensor, const char *name, bool call) {
+    PyObject *v = call ? PyObject_CallMethod(tensor, name, nullptr) : PyObject_GetAttrString(tensor, name);
+    if (!v) return -1;
+    const int r = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return r;
+}
+
+}  // namespace
+
 Tensor tensor_from_python(Python py, PyObject *obj) {
+    PyObject *capsule = try_export_tensor(py, obj);
+    if (!capsule) throw_python_error(py);
+    return adopt_exported(py, capsule);
+}
+
+PyObject *try_export_tensor(Python py, PyObject *obj) {
     const TorchApi &torch = torch_api(py);
     PyObject *tensor = obj;
     Py_INCREF(tensor);
-    PyObject *requires_grad = PyObject_GetAttrString(tensor, "requires_grad");
-    if (!requires_grad) {
-        Py_DECREF(tensor);
-        throw_python_error(py);
-    }
-    const bool detach = requires_grad == Py_True;
-    Py_DECREF(requires_grad);
-    if (detach) {
-        PyObject *detached = PyObject_CallMethod(tensor, "detach", nullptr);
-        Py_DECREF(tensor);
-        if (!detached) throw_python_error(py);
-        tensor = detached;
+    // The view is data only: autograd is dropped (detach), and lazily conjugated or negated
+    // views are materialized (a copy), which DLPack cannot describe.
+    const int grad = flag(tensor, "requires_grad", false);
+    const int conj = grad < 0 ? -1 : flag(tensor, "is_conj", true);
+    const int neg = conj < 0 ? -1 : flag(tensor, "is_neg", true);
+    if (grad < 0 || conj < 0 || neg < 0 || (grad && !apply(tensor, "detach")) ||
+        (conj && !apply(tensor, "resolve_conj")) || (neg && !apply(tensor, "resolve_neg"))) {
+        Py_XDECREF(tensor);
+        return nullptr;
     }
     PyObject *capsule = PyObject_CallOneArg(torch.to_dlpack_versioned, tensor);
     Py_DECREF(tensor);
-    if (!capsule) throw_python_error(py);
+    return capsule;
+}
+
+Tensor adopt_exported(Python py, PyObject *capsule) {
     auto *m = static_cast<DLManagedTensorVersioned *>(PyCapsule_GetPointer(capsule, kVersionedName));
     if (!m || PyCapsule_SetName(capsule, kUsedVersionedName) != 0) {
         Py_DECREF(capsule);

@@ -24,7 +24,14 @@ PyObject *tensor_to_python(Python, const Tensor &tensor);
 bool is_torch_tensor(Python, PyObject *obj);
 
 // A host view of torch tensor `obj` (borrowed), sharing its memory. A tensor that
-// requires grad is detached first (the view is data only).
+// requires grad is detached first (the view is data only); a lazily conjugated or negated
+// one is materialized first (a copy). Throws PythonError if torch cannot export it.
 Tensor tensor_from_python(Python, PyObject *obj);
+
+// The two halves of tensor_from_python, for callers that fall back on failure:
+// try_export_tensor returns torch's DLPack capsule, or null with the Python error set
+// (sparse, meta, and other tensors DLPack cannot describe); adopt_exported takes it over.
+PyObject *try_export_tensor(Python, PyObject *obj);
+Tensor adopt_exported(Python, PyObject *capsule);
 
 }  // namespace pyb

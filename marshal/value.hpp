@@ -15,7 +15,8 @@
 //   Kind::Set       <-> set              (order unspecified; equality ignores order)
 //   Kind::FrozenSet <-> frozenset
 //   Kind::Symbol    <-> pybridge.Symbol  (a str subclass; Simple's :f32, :cuda)
-//   Kind::Tensor    <-> torch.Tensor     (DLPack, zero-copy both ways; see tensor.hpp)
+//   Kind::Tensor    <-> torch.Tensor     (DLPack, zero-copy both ways; see tensor.hpp; sparse,
+//                                         meta and other non-DLPack tensors stay Objects)
 //   Kind::Function  <-> a Python callable running host code (see host_function.hpp)
 //   Kind::Object    <-> anything else    (an ObjectRef handle to the same Python object)
 //

@@ -155,3 +155,16 @@ TEST_F(DLPack, BadHostDescriptorsAreRefused) {
     EXPECT_THROW(pyb::Tensor::from_buffer(nullptr, {2}, pyb::dtype_of<float>()), pyb::Error);
     EXPECT_THROW(pyb::Tensor::from_buffer(&x, {1}, DLDataType{kDLFloat, 32, 4}), pyb::Error);
 }
+
+TEST_F(DLPack, ConjugatedAndNegatedViewsArriveMaterialized) {
+    const pyb::Tensor c = bridge().eval("torch.tensor([1+2j, 3-4j], dtype=torch.complex64).conj()").as_tensor();
+    const auto *z = static_cast<const float *>(c.data());
+    EXPECT_EQ(z[1], -2.0f);  // imaginary part of conj(1+2j)
+    EXPECT_EQ(z[3], 4.0f);
+}
+
+TEST_F(DLPack, TensorsDlpackCannotDescribeStayPythonObjects) {
+    EXPECT_EQ(bridge().eval("torch.empty(3, device='meta')").kind(), pyb::Value::Kind::Object);
+    EXPECT_EQ(bridge().eval("torch.eye(3).to_sparse()").kind(), pyb::Value::Kind::Object);
+    EXPECT_EQ(bridge().eval("__import__('numpy').datetime64('2026-11-29')").kind(), pyb::Value::Kind::Object);
+}

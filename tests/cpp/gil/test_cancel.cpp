@@ -129,3 +129,15 @@ TEST(Cancel, SigintRaisesKeyboardInterruptInTheRunningCallOnly) {
     }
     EXPECT_EQ(gil_test::eval_long("7"), 7);
 }
+
+TEST(Cancel, AnotherThreadCancelsWhileTheOwnerWaitsInGet) {
+    auto loop = run_forever();
+    pyb::Canceller canceller = loop.canceller();
+    std::thread other([canceller] {
+        std::this_thread::sleep_for(50ms);
+        EXPECT_EQ(canceller.cancel(), pyb::CancelResult::Interrupting);
+    });
+    EXPECT_THROW(loop.get(), pyb::Cancelled);  // blocks until the other thread's cancel lands
+    other.join();
+    EXPECT_EQ(canceller.cancel(), pyb::CancelResult::TooLate);  // still valid after get()
+}
