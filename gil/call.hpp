@@ -42,6 +42,7 @@ struct CallNode : QueueLink {
     std::atomic<bool> interrupt_requested{false};  // cancel()/deadline while running
     bool is_deadline_interrupt = false;            // written before interrupt_requested
     bool fire_and_forget = false;                  // post(): errors go to the error sink
+    std::int64_t deadline_ns = 0;                  // steady_clock time, in ns; 0: none
     std::exception_ptr error;
 
     virtual ~CallNode() = default;

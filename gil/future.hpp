@@ -92,7 +92,9 @@ public:
     // Waits at most `timeout`; returns ready().
     template <class Rep, class Period>
     bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
-        return checked()->wait_for(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count());
+        // Saturating: hours::max() must not overflow into a negative (instant) timeout.
+        const double ns = std::chrono::duration<double, std::nano>(timeout).count();
+        return checked()->wait_for(ns >= 9.2e18 ? INT64_MAX : static_cast<std::int64_t>(ns < 0 ? 0 : ns));
     }
 
     // Waits, then returns the result or throws the call's error (PythonError, Cancelled,

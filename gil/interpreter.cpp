@@ -319,10 +319,29 @@ void finish_call(InterpreterState *state, CallNode *call) noexcept {
     call->release();  // the queue's reference
 }
 
+bool past_deadline(const CallNode *call) noexcept {
+    return call->deadline_ns != 0 &&
+           std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count() >=
+               call->deadline_ns;
+}
+
+// The queue's reference goes; so does the watchdog's record of a deadline the call beat.
+void drop_call(CallNode *call) noexcept {
+    if (call->deadline_ns != 0) detail::interrupt::remove_deadline(call);
+    call->release();
+}
+
 void run_call(InterpreterState &state, CallNode *call, Python py) noexcept {
     if (!call->start_running()) {  // cancelled while queued
         call->discard();
-        call->release();
+        drop_call(call);
+        return;
+    }
+    if (past_deadline(call)) {  // due before it started (the watchdog may not have woken yet)
+        call->discard();
+        call->error = std::make_exception_ptr(DeadlineExceeded("pybridge: call's deadline passed before it ran"));
+        call->finish(detail::kCancelled);
+        drop_call(call);
         return;
     }
     detail::interrupt::set_running(call);
@@ -339,6 +358,7 @@ void run_call(InterpreterState &state, CallNode *call, Python py) noexcept {
     }
     detail::interrupt::set_running(nullptr);
     detail::interrupt::clear_leftover(py);
+    if (call->deadline_ns != 0) detail::interrupt::remove_deadline(call);
     finish_call(&state, call);
 }
 
@@ -387,7 +407,7 @@ void run_loop(InterpreterState &state, Python py) {
     while (CallNode *call = state.queue.pop()) {
         call->cancel_queued(stopped_before_running());  // one exception per waiter
         call->discard();
-        call->release();
+        drop_call(call);
     }
 }
 
@@ -502,10 +522,13 @@ SubmitStatus Interpreter::enqueue(CallNode *first, CallNode *last, const CallOpt
         }
     }
     if (options.deadline) {
+        first->deadline_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 options.deadline->time_since_epoch()).count();
+        if (first->deadline_ns == 0) first->deadline_ns = 1;  // 0 means "none"
         try {
             detail::interrupt::add_deadline(first, *options.deadline);
         } catch (...) {
-            // Out of memory for the deadline record: the call runs without one.
+            // Out of memory for the watchdog's record: checked when the call starts only.
         }
     }
     st.queue.push(first, last);

@@ -58,9 +58,16 @@ struct CallOptions {
     // The call is cancelled with DeadlineExceeded if it has not finished by then.
     std::optional<std::chrono::steady_clock::time_point> deadline;
 
+    // A deadline `d` from now. d <= 0: already due (the call will not run); a d too large
+    // to represent: no deadline.
     template <class Rep, class Period>
     static CallOptions timeout(std::chrono::duration<Rep, Period> d) {
-        return {std::chrono::steady_clock::now() + d};
+        using Clock = std::chrono::steady_clock;
+        const auto now = Clock::now();
+        if (d <= d.zero()) return {now};
+        const std::chrono::duration<double> want = d, room = Clock::time_point::max() - now;
+        if (want >= room) return {};
+        return {now + std::chrono::duration_cast<Clock::duration>(d)};
     }
 };
 

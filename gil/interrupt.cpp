@@ -175,6 +175,22 @@ void clear_leftover(Python) noexcept {
 
 void set_running(CallNode *call) noexcept { g_running.store(call, std::memory_order_seq_cst); }
 
+void remove_deadline(CallNode *call) noexcept {
+    bool found = false;
+    {
+        std::lock_guard<std::mutex> lock(g_mutex);
+        const auto when = Clock::time_point(std::chrono::nanoseconds(call->deadline_ns));
+        for (auto [it, end] = g_deadlines.equal_range(when); it != end; ++it) {
+            if (it->second == call) {
+                g_deadlines.erase(it);
+                found = true;
+                break;
+            }
+        }
+    }
+    if (found) call->release();
+}
+
 void add_deadline(CallNode *call, Clock::time_point deadline) {
     call->refs.fetch_add(1, std::memory_order_relaxed);
     {

@@ -33,6 +33,9 @@ void clear_leftover(Python) noexcept;
 // reference on `call` until then.
 void add_deadline(CallNode *call, std::chrono::steady_clock::time_point deadline);
 
+// Forgets `call`'s deadline (it finished first), dropping the reference add_deadline took.
+void remove_deadline(CallNode *call) noexcept;
+
 // "pybridge.CallInterrupted", the type name of the interrupt exception.
 extern const char *const kInterruptTypeName;
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <vector>
@@ -20,6 +21,7 @@ struct Pool {
     std::condition_variable drained;  // a releaser over the cap waits for the next drain
     std::vector<Release> queue;       // guarded by mutex
     size_t peak = 0;                  // guarded by mutex
+    bool overflowing = false;         // guarded by mutex: a wait timed out; no more until a drain
     std::atomic<bool> dirty{false};
     std::atomic<State> state{State::NotStarted};
     void (*wake)(void *) = nullptr;
@@ -36,6 +38,7 @@ thread_local bool t_holds_gil = false;
 }  // namespace
 
 const size_t kMaxQueued = 1u << 20;  // 16 MiB of queued releases
+constexpr std::chrono::milliseconds kOverflowWait{1000};
 
 namespace {
 
@@ -66,15 +69,20 @@ void release(Release r) noexcept {
     p.peak = std::max(p.peak, p.queue.size());
     p.dirty.store(true, std::memory_order_seq_cst);  // pairs with the loop's sleep check
     // Bounded: past the cap, the releasing thread waits for the interpreter's next drain
-    // (before its next call, or when idle). Not before it starts: nothing would drain.
-    const bool over = p.queue.size() >= kMaxQueued && p.state.load(std::memory_order_relaxed) == State::Open;
+    // (before its next call, or when idle) — but never while it holds the GIL (the drain
+    // needs it), and at most kOverflowWait per drain cycle: if the interpreter thread is
+    // itself waiting for this thread, waiting longer would deadlock, so the queue then
+    // grows past the cap until the next drain.
+    const bool over = p.queue.size() >= kMaxQueued && p.state.load(std::memory_order_relaxed) == State::Open &&
+                      !p.overflowing && !PyGILState_Check();
     lock.unlock();
     if (wake) wake(wake_ctx);
     if (over) {
         lock.lock();
-        p.drained.wait(lock, [&] {
+        const bool drained = p.drained.wait_for(lock, kOverflowWait, [&] {
             return p.queue.size() < kMaxQueued || p.state.load(std::memory_order_relaxed) != State::Open;
         });
+        if (!drained) p.overflowing = true;
     }
 }
 
@@ -107,6 +115,7 @@ void drain(Python) noexcept {
             std::lock_guard<std::mutex> lock(p.mutex);
             batch.swap(p.queue);
             p.dirty.store(false, std::memory_order_relaxed);
+            p.overflowing = false;
         }
         p.drained.notify_all();
         for (const Release &r : batch) r.fn(r.arg);

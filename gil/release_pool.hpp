@@ -26,13 +26,15 @@ struct Release {
     void *arg;
 };
 
-// At most this many releases wait in the queue: a host thread that would queue more waits
-// until the interpreter thread drains it (before its next call, or as soon as it is idle).
+// Past this many queued releases, a releasing thread waits for the interpreter thread's
+// next drain (before its next call, or as soon as it is idle) — never while it holds the
+// GIL, and at most 1 s per drain cycle (so a thread the interpreter is waiting for
+// cannot deadlock; the queue then grows past the cap until the next drain).
 extern const size_t kMaxQueued;
 
 // Runs `r` now when called on the interpreter thread while it holds the GIL, else queues
-// it for the interpreter thread (or drops it once the interpreter has stopped). May block
-// while the queue is over kMaxQueued.
+// it for the interpreter thread (or drops it once the interpreter has stopped). May wait
+// while the queue is over kMaxQueued (see above).
 void release(Release r) noexcept;
 
 // Convenience: release one strong reference to a PyObject (passed as void* so this

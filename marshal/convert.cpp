@@ -253,11 +253,13 @@ Value scalar_from_numpy(Python py, PyObject *o, int depth, Path &path) {
         if (!i.p) throw_python_error(py);
         return from_py(py, i.p, depth, path);
     }
-    if (PyComplex_Check(o) || !Py_TYPE(o)->tp_as_number || !Py_TYPE(o)->tp_as_number->nb_float) {
+    if (PyComplex_Check(o) || std::strstr(type_name, "complex") || !Py_TYPE(o)->tp_as_number ||
+        !Py_TYPE(o)->tp_as_number->nb_float) {
         return Value(ObjectRef::borrow(py, o));
     }
     const double d = PyFloat_AsDouble(o);
     if (d == -1.0 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception)) throw_python_error(py);  // an interrupt, say
         PyErr_Clear();  // not a number after all (a datetime64, say): keep the object
         return Value(ObjectRef::borrow(py, o));
     }
@@ -280,6 +282,9 @@ std::vector<Value> items_from_py(Python py, PyObject *seq, int depth, Path &path
     for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); ++i) {
         PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
         if (!emplace_scalar(out, item)) {
+            // Converting may run Python code (a __class__ property, __torch_function__, a
+            // thread switch) that mutates the list: hold the item while it is converted.
+            Ref hold((Py_INCREF(item), item));
             path.back().index = i;
             out.push_back(from_py(py, item, depth + 1, path));
         }
@@ -337,12 +342,19 @@ Value from_py(Python py, PyObject *o, int depth, Path &path) {
         Enter enter(path, o);
         Dict d;
         d.items.reserve(static_cast<size_t>(PyDict_GET_SIZE(o)));
+        const Py_ssize_t size = PyDict_GET_SIZE(o);
         Py_ssize_t pos = 0;
         PyObject *k = nullptr, *val = nullptr;
         while (PyDict_Next(o, &pos, &k, &val)) {
+            // Held while converted (Python code may run meanwhile, see items_from_py).
+            Ref hold_key((Py_INCREF(k), k)), hold_value((Py_INCREF(val), val));
             path.back().key = k;
             Value key = from_py(py, k, depth + 1, path);
             d.items.emplace_back(std::move(key), from_py(py, val, depth + 1, path));
+            if (PyDict_GET_SIZE(o) != size) {
+                PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during conversion");
+                throw_python_error(py);
+            }
         }
         return Value(std::move(d));
     }
@@ -361,6 +373,7 @@ Value from_py(Python py, PyObject *o, int depth, Path &path) {
     if (is_torch_tensor(py, o)) {
         // Tensors DLPack cannot describe (sparse, meta, ...) stay Python objects.
         if (PyObject *capsule = try_export_tensor(py, o)) return Value(adopt_exported(py, capsule));
+        if (!PyErr_ExceptionMatches(PyExc_Exception)) throw_python_error(py);  // an interrupt, say
         PyErr_Clear();
         return Value(ObjectRef::borrow(py, o));
     }

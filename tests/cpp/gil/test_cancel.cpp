@@ -141,3 +141,43 @@ TEST(Cancel, AnotherThreadCancelsWhileTheOwnerWaitsInGet) {
     other.join();
     EXPECT_EQ(canceller.cancel(), pyb::CancelResult::TooLate);  // still valid after get()
 }
+
+TEST(Cancel, CallsAlreadyPastTheirDeadlineNeverRun) {
+    std::atomic<int> ran{0};
+    std::vector<pyb::Future<int>> futures;
+    for (int i = 0; i < 200; ++i) {
+        const auto past = i % 2 ? pyb::CallOptions{std::chrono::steady_clock::now() - 1s}
+                                : pyb::CallOptions::timeout(0s);
+        futures.push_back(interp().submit([&ran](pyb::Python) { return ++ran; }, past));
+    }
+    for (auto &f : futures) EXPECT_THROW(f.get(), pyb::DeadlineExceeded);
+    EXPECT_EQ(ran.load(), 0);
+    // Too far in the future to represent: no deadline at all, not one in the past.
+    EXPECT_EQ(interp().submit([](pyb::Python) { return 3; }, pyb::CallOptions::timeout(std::chrono::hours::max())).get(), 3);
+}
+
+TEST(Cancel, FinishedCallsDoNotWaitForTheirDeadlineToBeFreed) {
+    static std::atomic<int> live{0};
+    struct Counted {
+        Counted() { ++live; }
+        Counted(const Counted &) { ++live; }
+        Counted(Counted &&) noexcept { ++live; }
+        ~Counted() { --live; }
+    };
+    for (int i = 0; i < 2000; ++i) {
+        // The result stays in the call record until the record is freed; the Future is
+        // dropped unread, so only the deadline's reference could keep it.
+        (void)interp().submit([](pyb::Python) { return Counted(); }, pyb::CallOptions::timeout(1h));
+    }
+    gil_test::eval_long("0");  // FIFO: every call above has run
+    EXPECT_EQ(live.load(), 0);
+}
+
+TEST(Cancel, WaitForWithAHugeTimeoutWaits) {
+    auto slow = interp().submit([](pyb::Python) {
+        std::this_thread::sleep_for(50ms);
+        return 1;
+    });
+    EXPECT_TRUE(slow.wait_for(std::chrono::hours::max()));  // saturates instead of overflowing
+    EXPECT_EQ(slow.get(), 1);
+}

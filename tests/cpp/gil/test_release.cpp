@@ -45,3 +45,19 @@ TEST(Release, QueueStaysBoundedWhileTheInterpreterIsBusy) {
     EXPECT_LE(pyb::release_pool::control::peak_queued(), pyb::release_pool::kMaxQueued);
     EXPECT_EQ(gil_test::eval_long("sys.getrefcount(_sentinel)"), before);  // each released exactly once
 }
+
+TEST(Release, InterpreterWaitingForADroppingThreadDoesNotDeadlock) {
+    // A call on the interpreter thread waits for a host thread that drops more handles
+    // than the cap: nothing can drain meanwhile, so the dropper must not wait for ever.
+    const size_t n = pyb::release_pool::kMaxQueued + 1000;
+    auto done = interp().submit([n](pyb::Python py) {
+        std::vector<pyb::ObjectRef> refs;
+        refs.reserve(n);
+        for (size_t i = 0; i < n; ++i) refs.push_back(pyb::ObjectRef::borrow(py, Py_None));
+        std::thread dropper([r = std::move(refs)]() mutable { r.clear(); });
+        dropper.join();  // the interpreter thread waits for the dropper
+        return true;
+    });
+    gil_test::expect_ready_within(done, 30s, "interpreter waiting on a thread over the release cap");
+    EXPECT_TRUE(done.get());
+}
