@@ -86,6 +86,10 @@ PyObject *main_globals(Python py) {
 // Runs source in `globals` with `start` (Py_eval_input / Py_file_input); new reference.
 PyObject *run_in(Python py, std::string_view source, int start, PyObject *globals) {
     if (!PyDict_Check(globals)) throw Error("pybridge: globals must be a dict");
+    if (const auto nul = source.find('\0'); nul != std::string_view::npos) {
+        // CPython reads source as a C string: it would silently stop here.
+        throw Error("pybridge: Python source contains a NUL byte at offset " + std::to_string(nul));
+    }
     const std::string code(source);  // CPython needs a NUL-terminated string
     PyObject *r = PyRun_String(code.c_str(), start, globals, globals);
     if (!r) throw_python_error(py);

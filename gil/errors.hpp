@@ -1,8 +1,9 @@
 // pybridge/gil/errors.hpp — the error types every pybridge call may throw.
 //
-// Thread contract: plain C++ values (strings only); they may be copied, thrown and
-// destroyed on any thread. None of them holds a Python object, so an error that
-// leaves the interpreter thread can never touch a refcount without the GIL.
+// Thread contract: they may be copied, thrown and destroyed on any thread. Apart from
+// PythonError::exception() — an ObjectRef, whose release is routed to the interpreter
+// thread — they hold only strings, so an error leaving the interpreter thread never touches
+// a refcount without the GIL.
 #pragma once
 
 #include <optional>
@@ -50,7 +51,7 @@ public:
 // A Python exception, captured on the interpreter thread as text.
 //   type_name(): qualified type name, e.g. "ValueError" or "torch.OutOfMemoryError"
 //                (module omitted for builtins).
-//   message():   str(exception); "<unprintable ...>" if str() itself raised.
+//   message():   str(exception); "<exception str() failed>" if str() itself raised.
 //   traceback(): the full text traceback.format_exception() prints, chained
 //                __cause__/__context__ included.
 //   exception(): the exception object itself, to read its attributes (a handle: safe to

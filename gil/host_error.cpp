@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "native_module.hpp"
+
 namespace pyb {
 namespace {
 
@@ -16,6 +18,7 @@ PyObject *host_error_type() {
         g_host_error = PyErr_NewExceptionWithDoc(
             "pybridge.HostError", "A C++ exception thrown by a host function, on its way through Python.",
             PyExc_Exception, nullptr);
+        if (g_host_error) publish_native_type("HostError", g_host_error);
     }
     return g_host_error;
 }
@@ -35,6 +38,10 @@ std::string describe(std::exception_ptr error) {
 }
 
 }  // namespace
+
+void create_host_error_type(Python) noexcept {
+    if (!host_error_type()) PyErr_Clear();
+}
 
 void raise_host_exception(Python, std::exception_ptr error) noexcept {
     PyObject *type = host_error_type();

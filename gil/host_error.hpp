@@ -15,6 +15,10 @@
 
 namespace pyb {
 
+// Creates pybridge.HostError (at start-up, so Python code can name it before any host
+// function failed).
+void create_host_error_type(Python) noexcept;
+
 // Sets the Python error indicator to a pybridge.HostError carrying `error`.
 void raise_host_exception(Python, std::exception_ptr error) noexcept;
 

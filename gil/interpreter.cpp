@@ -16,6 +16,7 @@
 
 #include "call_queue.hpp"
 #include "futex.hpp"
+#include "host_error.hpp"
 #include "interrupt.hpp"
 #include "python_error.hpp"
 #include "release_pool_control.hpp"
@@ -434,6 +435,7 @@ void Interpreter::thread_main(InterpreterState *state) {
         try {
             prepend_sys_path(py, state->config);
             detail::interrupt::open(py, state->config.sigint_interrupts_call);
+            create_host_error_type(py);
         } catch (...) {
             pybind11::finalize_interpreter();
             throw;

@@ -119,7 +119,8 @@ public:
     template <class F>
     std::vector<Future<Result<F>>> submit_batch(std::vector<F> fns);
 
-    // Fire and forget: queues fn; its result is dropped and an exception it throws goes to
+    // Fire and forget: queues fn (also when called on the interpreter thread: it runs after
+    // the current call); its result is dropped and an exception it throws goes to
     // InterpreterConfig::error_sink. Throws InterpreterStopped if not running.
     template <class F>
     void post(F &&fn);
@@ -193,7 +194,10 @@ std::vector<Future<Interpreter::Result<F>>> Interpreter::submit_batch(std::vecto
         else first = node;
         last = node;
     }
-    if (!first) return futures;
+    if (!first) {
+        if (!running() && !on_interpreter_thread()) throw_not_running(SubmitStatus::Stopped);
+        return futures;
+    }
     if (on_interpreter_thread()) {
         for (detail::CallNode *n = first; n;) {
             auto *next = static_cast<detail::CallNode *>(n->next.load(std::memory_order_relaxed));
@@ -220,10 +224,8 @@ void Interpreter::post(F &&fn) {
     auto *node = new detail::CallImpl<std::decay_t<F>, R>(std::forward<F>(fn));
     node->fire_and_forget = true;
     node->refs.store(1, std::memory_order_relaxed);  // the queue's only
-    if (on_interpreter_thread()) {
-        run_inline(node);
-        return;
-    }
+    // Queued even on the interpreter thread: fire and forget must not run nested inside the
+    // current call (which may hold a lock the posted work needs).
     const SubmitStatus status = enqueue(node, node, {});
     if (status != SubmitStatus::Ok) {
         node->discard();

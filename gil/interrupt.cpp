@@ -11,6 +11,7 @@
 #include "errors.hpp"
 #include "futex.hpp"
 #include "future.hpp"
+#include "native_module.hpp"
 
 namespace pyb::detail {
 namespace interrupt {
@@ -133,6 +134,7 @@ void open(Python, bool route_sigint) {
             throw Error("pybridge: could not create the CallInterrupted exception type");
         }
     }
+    publish_native_type("CallInterrupted", g_interrupt_type);
     g_interpreter_thread_id = PyThread_get_thread_ident();
     std::lock_guard<std::mutex> lock(g_mutex);
     g_python_alive = true;
@@ -154,7 +156,15 @@ void close(Python) noexcept {
         std::lock_guard<std::mutex> lock(g_mutex);
         g_python_alive = false;
         g_watchdog_stop = true;
-        if (g_route_sigint) ::sigaction(SIGINT, &g_previous_sigint, nullptr);
+        if (g_route_sigint) {
+            // Put the previous handler back only if ours is still installed: a handler the
+            // host installed since then stays.
+            struct sigaction now {};
+            if (::sigaction(SIGINT, nullptr, &now) == 0 && !(now.sa_flags & SA_SIGINFO) &&
+                now.sa_handler == on_sigint) {
+                ::sigaction(SIGINT, &g_previous_sigint, nullptr);
+            }
+        }
         g_route_sigint = false;
         watchdog.swap(g_watchdog);
     }

@@ -33,6 +33,8 @@ public:
     // `byte_offset` bytes (as DLTensor). `shape` has ndim entries >= 0; `strides` are in
     // elements (not bytes), one per dimension, or empty for compact row-major. `release`
     // (may be empty) is called exactly once when the memory is no longer used.
+    // `read_only` sets DLPack's READ_ONLY flag; torch 2.14 ignores that flag when it imports,
+    // so for now it is advisory: Python code can still write the memory.
     // Throws Error for a negative extent, a strides/shape rank mismatch, or lanes != 1.
     static Tensor from_buffer(void *data, std::vector<std::int64_t> shape, DLDataType dtype,
                               std::vector<std::int64_t> strides = {},

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -93,6 +94,8 @@ TEST(Lifecycle, StartUseStopAndRefuseEverythingAfterwards) {
     EXPECT_THROW(py->interpreter().submit([](pyb::Python) { return 0; }), pyb::InterpreterStopped);
     EXPECT_EQ(py->interpreter().try_submit([](pyb::Python) { return 0; }).status, pyb::SubmitStatus::Stopped);
     EXPECT_THROW(py->interpreter().post([](pyb::Python) {}), pyb::InterpreterStopped);
+    EXPECT_THROW(py->interpreter().submit_batch(std::vector<std::function<int(pyb::Python)>>{}),
+                 pyb::InterpreterStopped);
     py->stop();  // idempotent
 
     // Handles that outlive the interpreter are dropped harmlessly, on any thread.

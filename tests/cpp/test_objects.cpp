@@ -71,6 +71,16 @@ TEST(Objects, DunderMethodsThatRaiseGiveCleanErrors) {
     EXPECT_EQ(bridge().eval("1 + 1").as_int(), 2);
 }
 
+TEST(Objects, SourceWithANulByteIsRefusedNotTruncated) {
+    try {
+        bridge().exec(std::string_view("x = 1\0raise SystemExit(9)", 25));
+        FAIL() << "source with NUL accepted";
+    } catch (const pyb::Error &e) {
+        EXPECT_STREQ(e.what(), "pybridge: Python source contains a NUL byte at offset 5");
+    }
+    EXPECT_THROW(bridge().eval(std::string_view("1\0+1", 4)), pyb::Error);
+}
+
 TEST(Objects, NamespacesArePersistentOrOneOff) {
     const pyb::ObjectRef ns = bridge().new_namespace();
     bridge().exec("x = 40\ndef f():\n    return x + 2\n", ns);
@@ -117,6 +127,17 @@ TEST(HostFunctions, HostExceptionComesBackAsTheOriginalError) {
         "    except Exception as e:\n"
         "        return type(e).__name__ + ': ' + str(e)\n");
     EXPECT_EQ(bridge().call(obj("_catching"), {failing}).as_str(), "HostError: disk on fire");
+    // ... and by its name, as pybridge.HostError.
+    bridge().exec(
+        "import pybridge\n"
+        "def _catching_by_name(f):\n"
+        "    try:\n"
+        "        f()\n"
+        "    except pybridge.HostError:\n"
+        "        return 'caught'\n");
+    EXPECT_EQ(bridge().call(obj("_catching_by_name"), {failing}).as_str(), "caught");
+    EXPECT_TRUE(bridge().eval("issubclass(pybridge.CallInterrupted, BaseException) and "
+                              "not issubclass(pybridge.CallInterrupted, Exception)").as_bool());
 }
 
 TEST(HostFunctions, HostCodeMayCallBackIntoPython) {

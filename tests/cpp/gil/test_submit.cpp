@@ -118,3 +118,17 @@ TEST(Submit, OtherErrorsHaveNoExitCode) {
         EXPECT_FALSE(e.exit_code().has_value());
     }
 }
+
+TEST(Submit, PostFromTheInterpreterThreadRunsAfterTheCurrentCall) {
+    gil_test::exec("_order = []\n");
+    interp().call([](pyb::Python py) {
+        interp().post([](pyb::Python p) { gil_test::exec(p, "_order.append('posted')"); });
+        gil_test::exec(py, "_order.append('call')");
+    });
+    EXPECT_EQ(gil_test::eval_long("_order == ['call', 'posted']"), 1);
+}
+
+TEST(Submit, EmptyBatchAfterStopStillReportsTheStop) {
+    // Checked in the lifecycle suite, which owns a stoppable interpreter; here: running.
+    EXPECT_TRUE(interp().submit_batch(std::vector<std::function<int(pyb::Python)>>{}).empty());
+}
