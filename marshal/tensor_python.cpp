@@ -16,6 +16,9 @@ struct TorchApi {
     PyObject *tensor_type = nullptr;          // torch.Tensor
     PyObject *from_dlpack = nullptr;          // torch._C._from_dlpack(capsule)
     PyObject *to_dlpack_versioned = nullptr;  // torch._C._to_dlpack_versioned(tensor)
+    PyObject *is_conj = nullptr;              // torch.Tensor.is_conj, unbound: one vectorcall
+    PyObject *is_neg = nullptr;               // torch.Tensor.is_neg
+    PyObject *requires_grad = nullptr;        // "requires_grad", interned
 };
 TorchApi g_torch;
 
@@ -28,12 +31,16 @@ const TorchApi &torch_api(Python py) {
     api.tensor_type = PyObject_GetAttrString(torch, "Tensor");
     api.from_dlpack = c ? PyObject_GetAttrString(c, "_from_dlpack") : nullptr;
     api.to_dlpack_versioned = c ? PyObject_GetAttrString(c, "_to_dlpack_versioned") : nullptr;
+    api.is_conj = api.tensor_type ? PyObject_GetAttrString(api.tensor_type, "is_conj") : nullptr;
+    api.is_neg = api.tensor_type ? PyObject_GetAttrString(api.tensor_type, "is_neg") : nullptr;
+    api.requires_grad = PyUnicode_InternFromString("requires_grad");
     Py_XDECREF(c);
     Py_DECREF(torch);
-    if (!api.tensor_type || !api.from_dlpack || !api.to_dlpack_versioned) {
-        Py_XDECREF(api.tensor_type);
-        Py_XDECREF(api.from_dlpack);
-        Py_XDECREF(api.to_dlpack_versioned);
+    if (!api.tensor_type || !api.from_dlpack || !api.to_dlpack_versioned || !api.is_conj || !api.is_neg ||
+        !api.requires_grad) {
+        for (PyObject *o : {api.tensor_type, api.from_dlpack, api.to_dlpack_versioned, api.is_conj, api.is_neg,
+                            api.requires_grad})
+            Py_XDECREF(o);
         throw_python_error(py);
     }
     g_torch = api;
@@ -107,11 +114,10 @@ bool apply(PyObject *&tensor, const char *method) {
     return r != nullptr;
 }
 
-// tensor.<flag>() or tensor.<flag> as a bool; -1 on error.
-int flag(PyObject *tensor, const char *name, bool call) {
-    PyObject *v = call ? PyObject_CallMethod(tensor, name, nullptr) : PyObject_GetAttrString(tensor, name);
+// A new reference to a flag's value as a bool: 1, 0, or -1 on error.
+int truth(PyObject *v) {
     if (!v) return -1;
-    const int r = PyObject_IsTrue(v);
+    const int r = v == Py_True ? 1 : v == Py_False ? 0 : PyObject_IsTrue(v);
     Py_DECREF(v);
     return r;
 }
@@ -130,9 +136,9 @@ PyObject *try_export_tensor(Python py, PyObject *obj) {
     Py_INCREF(tensor);
     // The view is data only: autograd is dropped (detach), and lazily conjugated or negated
     // views are materialized (a copy), which DLPack cannot describe.
-    const int grad = flag(tensor, "requires_grad", false);
-    const int conj = grad < 0 ? -1 : flag(tensor, "is_conj", true);
-    const int neg = conj < 0 ? -1 : flag(tensor, "is_neg", true);
+    const int grad = truth(PyObject_GetAttr(tensor, torch.requires_grad));
+    const int conj = grad < 0 ? -1 : truth(PyObject_CallOneArg(torch.is_conj, tensor));
+    const int neg = conj < 0 ? -1 : truth(PyObject_CallOneArg(torch.is_neg, tensor));
     if (grad < 0 || conj < 0 || neg < 0 || (grad && !apply(tensor, "detach")) ||
         (conj && !apply(tensor, "resolve_conj")) || (neg && !apply(tensor, "resolve_neg"))) {
         Py_XDECREF(tensor);
