@@ -11,6 +11,9 @@
 #include <fstream>
 #include <mutex>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -100,9 +103,13 @@ std::atomic<bool> g_started{false};
 std::atomic<InterpreterState *> g_state{nullptr};  // the one running interpreter, for run_inline
 thread_local bool t_on_interpreter_thread = false;
 
-bool file_exists(const std::string &path) {
+// Empty if `path` is an executable regular file, else why not.
+std::string executable_problem(const std::string &path) {
     struct stat st {};
-    return ::stat(path.c_str(), &st) == 0;
+    if (::stat(path.c_str(), &st) != 0) return std::string("cannot be used: ") + std::strerror(errno);
+    if (S_ISDIR(st.st_mode)) return "is a directory, not a Python executable";
+    if (!S_ISREG(st.st_mode) || ::access(path.c_str(), X_OK) != 0) return "is not an executable file";
+    return {};
 }
 
 std::string dirname(const std::string &path) {
@@ -147,10 +154,9 @@ void init_python(const InterpreterConfig &cfg) {
         throw Error("pybridge: no Python executable configured: set "
                     "InterpreterConfig::python_executable or PYBRIDGE_PYTHON");
     }
-    if (!file_exists(executable)) {
-        throw Error("pybridge: Python executable '" + executable +
-                    "' does not exist (create the environment with `make venv`, or set "
-                    "PYBRIDGE_PYTHON to a venv's bin/python)");
+    if (const std::string problem = executable_problem(executable); !problem.empty()) {
+        throw Error("pybridge: Python executable '" + executable + "' " + problem +
+                    " (create the environment with `make venv`, or set PYBRIDGE_PYTHON to a venv's bin/python)");
     }
     if (cfg.argv.empty()) throw Error("pybridge: InterpreterConfig::argv must not be empty");
     check_venv_matches(executable);

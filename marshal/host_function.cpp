@@ -12,13 +12,19 @@ namespace {
 
 constexpr const char *kCapsuleName = "pybridge.host_function";
 
+// What the capsule (the callable's `self`) owns: the function, and the method definition
+// that gives the Python callable its name. The callable holds the capsule, so both live
+// as long as the callable.
+struct Held {
+    std::shared_ptr<const HostFunction> fn;
+    PyMethodDef def;
+};
+
 const std::shared_ptr<const HostFunction> &function_of(PyObject *capsule) {
-    return *static_cast<std::shared_ptr<const HostFunction> *>(PyCapsule_GetPointer(capsule, kCapsuleName));
+    return static_cast<Held *>(PyCapsule_GetPointer(capsule, kCapsuleName))->fn;
 }
 
-void free_function(PyObject *capsule) {
-    delete static_cast<std::shared_ptr<const HostFunction> *>(PyCapsule_GetPointer(capsule, kCapsuleName));
-}
+void free_function(PyObject *capsule) { delete static_cast<Held *>(PyCapsule_GetPointer(capsule, kCapsuleName)); }
 
 PyObject *trampoline(PyObject *self, PyObject *args, PyObject *kwargs) {
     if (!Interpreter::on_interpreter_thread()) {
@@ -55,26 +61,26 @@ PyObject *trampoline(PyObject *self, PyObject *args, PyObject *kwargs) {
     }
 }
 
-PyMethodDef g_def = {"host_function", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(trampoline)),
-                     METH_VARARGS | METH_KEYWORDS, "A host (C++) function exposed to Python by pybridge."};
+const PyCFunction kTrampoline = reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(trampoline));
 
 }  // namespace
 
 PyObject *host_function_to_python(Python py, const std::shared_ptr<const HostFunction> &fn) {
-    auto *held = new std::shared_ptr<const HostFunction>(fn);
+    auto *held = new Held{fn, {fn->name().c_str(), kTrampoline, METH_VARARGS | METH_KEYWORDS,
+                               "A host (C++) function exposed to Python by pybridge."}};
     PyObject *capsule = PyCapsule_New(held, kCapsuleName, free_function);
     if (!capsule) {
         delete held;
         throw_python_error(py);
     }
-    PyObject *callable = PyCFunction_NewEx(&g_def, capsule, nullptr);
+    PyObject *callable = PyCFunction_NewEx(&held->def, capsule, nullptr);
     Py_DECREF(capsule);
     if (!callable) throw_python_error(py);
     return callable;
 }
 
 std::shared_ptr<const HostFunction> host_function_from_python(Python, PyObject *obj) noexcept {
-    if (!PyCFunction_Check(obj) || PyCFunction_GET_FUNCTION(obj) != g_def.ml_meth) return nullptr;
+    if (!PyCFunction_Check(obj) || PyCFunction_GET_FUNCTION(obj) != kTrampoline) return nullptr;
     PyObject *self = PyCFunction_GET_SELF(obj);
     if (!self || !PyCapsule_IsValid(self, kCapsuleName)) return nullptr;
     return function_of(self);

@@ -27,7 +27,14 @@ TEST(Lifecycle, StartUseStopAndRefuseEverythingAfterwards) {
         FAIL() << "started with a missing Python";
     } catch (const pyb::Error &e) {
         EXPECT_NE(std::string(e.what()).find("/nonexistent/venv/bin/python"), std::string::npos) << e.what();
-        EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("No such file or directory"), std::string::npos) << e.what();
+    }
+    bad.python_executable = "/tmp";
+    try {
+        pyb::Bridge never(bad);
+        FAIL() << "started with a directory as Python";
+    } catch (const pyb::Error &e) {
+        EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
     }
 
     ::setenv("PYTHONPATH", "/pybridge-must-not-see-this", 1);  // isolated: ignored

@@ -106,6 +106,7 @@ TEST(HostFunctions, PythonCallsHostCodeWithConvertedArguments) {
     // The same host function comes back as itself.
     EXPECT_EQ(bridge().call(obj("lambda f: f"), {describe}), pyb::Value(describe));
     EXPECT_EQ(bridge().call(obj("lambda f: callable(f)"), {describe}), pyb::Value(true));
+    EXPECT_EQ(bridge().call(obj("lambda f: f.__name__"), {describe}), pyb::Value("describe"));
 }
 
 TEST(HostFunctions, HostExceptionComesBackAsTheOriginalError) {
