@@ -32,9 +32,11 @@ public:
     // A new strong reference for the caller.
     _object *new_reference(Python) const noexcept;
 
-    // Identity: same Python object. Safe on any thread (compares pointers only).
+    // Identity: same Python object (two empty handles are the same too). Safe on any
+    // thread (compares pointers only).
     bool same_object(const ObjectRef &other) const noexcept {
-        return ref_ && other.ref_ && ref_->obj == other.ref_->obj;
+        if (!ref_ || !other.ref_) return !ref_ && !other.ref_;
+        return ref_->obj == other.ref_->obj;
     }
 
 private:

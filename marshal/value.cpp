@@ -124,6 +124,7 @@ bool Value::operator==(const Value &other) const {
         case Kind::Function: return as_function() == other.as_function();
         case Kind::Tensor: {
             const Tensor &a = as_tensor(), &b = other.as_tensor();
+            if (!a || !b) return !a && !b;
             return a.data() == b.data() && a.dtype() == b.dtype() && a.shape() == b.shape() &&
                    a.strides() == b.strides();
         }

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -82,11 +83,27 @@ public:
 
     Value() = default;                                  // None
     Value(std::nullptr_t) {}                            // None
-    Value(bool b) : v_(b) {}                            // Bool
-    Value(int i) : v_(static_cast<std::int64_t>(i)) {}  // Int
-    Value(std::int64_t i) : v_(i) {}                    // Int
-    Value(double d) : v_(d) {}                          // Float
-    Value(const char *s) : v_(std::string(s)) {}        // Str (NUL-terminated)
+    Value(bool b) : v_(b) {}                      // Bool
+    // Any integer type: Int, or BigInt for an unsigned value above INT64_MAX.
+    template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+                                            !std::is_same_v<T, char>, int> = 0>
+    Value(T i) {
+        if constexpr (std::is_unsigned_v<T> && sizeof(T) >= sizeof(std::int64_t)) {
+            if (i > static_cast<T>(INT64_MAX)) {
+                pyb::BigInt b;
+                for (T v = i; v; v >>= 8) b.magnitude.push_back(static_cast<std::uint8_t>(v & 0xff));
+                v_ = std::move(b);
+                return;
+            }
+        }
+        v_ = static_cast<std::int64_t>(i);
+    }
+    Value(double d) : v_(d) {}                    // Float
+    Value(const char *s) : v_(std::string(s)) {}  // Str (NUL-terminated)
+    Value(char *s) : v_(std::string(s)) {}        // Str (NUL-terminated)
+    // Any other pointer would silently become a Bool: refused at compile time.
+    template <class T>
+    Value(T *) = delete;
     Value(std::string s) : v_(std::move(s)) {}          // Str
     Value(std::string_view s) : v_(std::string(s)) {}   // Str
     Value(pyb::Bytes b) : v_(std::move(b)) {}

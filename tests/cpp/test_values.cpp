@@ -232,6 +232,20 @@ TEST(Values, NestingDeeperThanTheLimitIsAnErrorNotACrash) {
     EXPECT_EQ(bridge().eval("1 + 1").as_int(), 2);
 }
 
+TEST(Values, EveryIntegerTypeConstructsAnInt) {
+    EXPECT_EQ(pyb::Value(5u).as_int(), 5);
+    EXPECT_EQ(pyb::Value(5ll).as_int(), 5);
+    EXPECT_EQ(pyb::Value(std::size_t{7}).as_int(), 7);
+    EXPECT_EQ(pyb::Value(static_cast<short>(-3)).as_int(), -3);
+    const pyb::Value big(std::numeric_limits<std::uint64_t>::max());
+    ASSERT_EQ(big.kind(), pyb::Value::Kind::BigInt);
+    EXPECT_EQ(big.as_bigint().to_string(), "18446744073709551615");
+    EXPECT_EQ(bridge().call(bridge().eval("lambda x: x == 2**64 - 1").as_object(), {big}).as_bool(), true);
+    static_assert(!std::is_constructible_v<pyb::Value, int *>, "a pointer must not become a Bool");
+    EXPECT_EQ(pyb::Value(pyb::ObjectRef()), pyb::Value(pyb::ObjectRef()));  // empty handles are equal
+    EXPECT_EQ(pyb::Value(pyb::Tensor()), pyb::Value(pyb::Tensor()));
+}
+
 TEST(Values, WrongKindAccessNamesBothKinds) {
     try {
         pyb::Value(1.5).as_str();
