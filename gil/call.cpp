@@ -109,7 +109,12 @@ bool CallNode::wait_for(std::int64_t timeout_ns) const {
     auto &st = const_cast<std::atomic<std::uint32_t> &>(state);
     if (is_final(st.load(std::memory_order_acquire))) return true;
     check_not_interpreter_thread();
-    const auto until = Clock::now() + std::chrono::nanoseconds(timeout_ns);
+    const auto now = Clock::now();
+    if (timeout_ns >= std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::time_point::max() - now).count()) {
+        wait();  // beyond the clock's range: no limit (and no signed overflow)
+        return true;
+    }
+    const auto until = now + std::chrono::nanoseconds(timeout_ns);
     for (;;) {
         const std::int64_t left = std::chrono::duration_cast<std::chrono::nanoseconds>(until - Clock::now()).count();
         if (left <= 0) return is_final(st.load(std::memory_order_acquire));
