@@ -4,6 +4,7 @@
 
 #include "../gil/python_error.hpp"
 #include "../marshal/convert.hpp"
+#include "../marshal/py_ref.hpp"
 
 namespace pyb {
 namespace {
@@ -121,16 +122,6 @@ std::string text_of(Python py, PyObject *s) {
     return out;
 }
 
-// Owns one new reference (local helper for the handle operations).
-struct Owned {
-    PyObject *p;
-    explicit Owned(Python py, PyObject *o) : p(o) {
-        if (!p) throw_python_error(py);
-    }
-    ~Owned() { Py_XDECREF(p); }
-    Owned(const Owned &) = delete;
-    Owned &operator=(const Owned &) = delete;
-};
 
 }  // namespace
 
@@ -203,10 +194,10 @@ void Bridge::exec(std::string_view source, const ObjectRef &globals) {
 
 Value Bridge::eval(std::string_view expression, const Dict &names) {
     return interp_.call([&](Python py) {
-        Owned globals(py, new_globals(py));
+        PyRef globals(py, new_globals(py));
         for (const auto &[key, value] : names.items) {
-            Owned k(py, to_python(py, key));
-            Owned v(py, to_python(py, value));
+            PyRef k(py, to_python(py, key));
+            PyRef v(py, to_python(py, value));
             if (PyDict_SetItem(globals.p, k.p, v.p) != 0) throw_python_error(py);
         }
         return to_value(py, run_in(py, expression, Py_eval_input, globals.p));
@@ -219,15 +210,15 @@ ObjectRef Bridge::eval_ref(std::string_view expression) {
 
 void Bridge::setattr(const ObjectRef &obj, std::string_view name, const Value &value) {
     interp_.call([&](Python py) {
-        Owned n(py, new_str(py, name));
-        Owned v(py, to_python(py, value));
+        PyRef n(py, new_str(py, name));
+        PyRef v(py, to_python(py, value));
         if (PyObject_SetAttr(checked(py, obj), n.p, v.p) != 0) throw_python_error(py);
     });
 }
 
 Value Bridge::getitem(const ObjectRef &obj, const Value &key) {
     return interp_.call([&](Python py) {
-        Owned k(py, to_python(py, key));
+        PyRef k(py, to_python(py, key));
         PyObject *item = PyObject_GetItem(checked(py, obj), k.p);
         if (!item) throw_python_error(py);
         return to_value(py, item);
@@ -236,8 +227,8 @@ Value Bridge::getitem(const ObjectRef &obj, const Value &key) {
 
 void Bridge::setitem(const ObjectRef &obj, const Value &key, const Value &value) {
     interp_.call([&](Python py) {
-        Owned k(py, to_python(py, key));
-        Owned v(py, to_python(py, value));
+        PyRef k(py, to_python(py, key));
+        PyRef v(py, to_python(py, value));
         if (PyObject_SetItem(checked(py, obj), k.p, v.p) != 0) throw_python_error(py);
     });
 }

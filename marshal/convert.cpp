@@ -2,6 +2,7 @@
 
 #include "../gil/python_error.hpp"
 #include "host_function.hpp"
+#include "py_ref.hpp"
 #include "tensor_python.hpp"
 
 #include <cstring>
@@ -9,19 +10,6 @@
 namespace pyb {
 namespace {
 
-// Owns one new reference until released; keeps the error paths below leak-free.
-struct Ref {
-    PyObject *p;
-    explicit Ref(PyObject *o) : p(o) {}
-    ~Ref() { Py_XDECREF(p); }
-    Ref(const Ref &) = delete;
-    Ref &operator=(const Ref &) = delete;
-    PyObject *release() {
-        PyObject *o = p;
-        p = nullptr;
-        return o;
-    }
-};
 
 void check_depth(int depth) {
     if (depth > kMaxDepth) {
@@ -51,10 +39,10 @@ PyObject *symbol_type(Python py, bool import_if_needed) {
 }
 
 PyObject *bigint_to_py(Python py, const BigInt &b) {
-    Ref bytes(PyBytes_FromStringAndSize(reinterpret_cast<const char *>(b.magnitude.data()),
+    PyRef bytes(PyBytes_FromStringAndSize(reinterpret_cast<const char *>(b.magnitude.data()),
                                         static_cast<Py_ssize_t>(b.magnitude.size())));
     if (!bytes.p) throw_python_error(py);
-    Ref value(PyObject_CallMethod(reinterpret_cast<PyObject *>(&PyLong_Type), "from_bytes", "Os", bytes.p, "little"));
+    PyRef value(PyObject_CallMethod(reinterpret_cast<PyObject *>(&PyLong_Type), "from_bytes", "Os", bytes.p, "little"));
     if (!value.p) throw_python_error(py);
     if (!b.negative) return value.release();
     PyObject *neg = PyNumber_Negative(value.p);
@@ -65,18 +53,17 @@ PyObject *bigint_to_py(Python py, const BigInt &b) {
 Value bigint_from_py(Python py, PyObject *o) {
     BigInt b;
     b.negative = _PyLong_Sign(o) < 0;
-    Ref magnitude(PyNumber_Absolute(o));
-    Ref bits(magnitude.p ? PyObject_CallMethod(magnitude.p, "bit_length", nullptr) : nullptr);
+    PyRef magnitude(PyNumber_Absolute(o));
+    PyRef bits(magnitude.p ? PyObject_CallMethod(magnitude.p, "bit_length", nullptr) : nullptr);
     if (!bits.p) throw_python_error(py);
     const long nbytes = (PyLong_AsLong(bits.p) + 7) / 8;
-    Ref bytes(PyObject_CallMethod(magnitude.p, "to_bytes", "ls", nbytes, "little"));
+    PyRef bytes(PyObject_CallMethod(magnitude.p, "to_bytes", "ls", nbytes, "little"));
     if (!bytes.p) throw_python_error(py);
     const auto *data = reinterpret_cast<const std::uint8_t *>(PyBytes_AS_STRING(bytes.p));
     b.magnitude.assign(data, data + PyBytes_GET_SIZE(bytes.p));
     return Value(std::move(b));
 }
 
-template <class SetLike>
 PyObject *set_to_py(Python py, const std::vector<Value> &items, PyObject *set, int depth);
 
 PyObject *to_py(Python py, const Value &v, int depth);
@@ -85,7 +72,7 @@ template <class SetItem>
 PyObject *sequence_to_py(Python py, const std::vector<Value> &items, PyObject *seq, SetItem set,
                          int depth) {
     if (!seq) throw_python_error(py);
-    Ref out(seq);
+    PyRef out(seq);
     for (size_t i = 0; i < items.size(); ++i) {
         set(seq, static_cast<Py_ssize_t>(i), to_py(py, items[i], depth + 1));  // steals
     }
@@ -134,23 +121,23 @@ PyObject *to_py(Python py, const Value &v, int depth) {
                                   depth);
         }
         case Value::Kind::Dict: {
-            Ref dict(PyDict_New());
+            PyRef dict(PyDict_New());
             if (!dict.p) throw_python_error(py);
             for (const auto &[key, value] : v.as_dict().items) {
-                Ref k(to_py(py, key, depth + 1));
-                Ref val(to_py(py, value, depth + 1));
+                PyRef k(to_py(py, key, depth + 1));
+                PyRef val(to_py(py, value, depth + 1));
                 if (PyDict_SetItem(dict.p, k.p, val.p) != 0) throw_python_error(py);
             }
             return dict.release();
         }
         case Value::Kind::Tensor: return tensor_to_python(py, v.as_tensor());
         case Value::Kind::BigInt: return bigint_to_py(py, v.as_bigint());
-        case Value::Kind::Set: return set_to_py<Set>(py, v.as_set().items, PySet_New(nullptr), depth);
+        case Value::Kind::Set: return set_to_py(py, v.as_set().items, PySet_New(nullptr), depth);
         case Value::Kind::FrozenSet:
-            return set_to_py<FrozenSet>(py, v.as_frozenset().items, PyFrozenSet_New(nullptr), depth);
+            return set_to_py(py, v.as_frozenset().items, PyFrozenSet_New(nullptr), depth);
         case Value::Kind::Symbol: {
             const std::string &name = v.as_symbol().name;
-            Ref str(PyUnicode_DecodeUTF8(name.data(), static_cast<Py_ssize_t>(name.size()), "strict"));
+            PyRef str(PyUnicode_DecodeUTF8(name.data(), static_cast<Py_ssize_t>(name.size()), "strict"));
             if (!str.p) throw_python_error(py);
             r = PyObject_CallOneArg(symbol_type(py, true), str.p);
             break;
@@ -166,12 +153,11 @@ PyObject *to_py(Python py, const Value &v, int depth) {
     return r;
 }
 
-template <class SetLike>
 PyObject *set_to_py(Python py, const std::vector<Value> &items, PyObject *set, int depth) {
     if (!set) throw_python_error(py);
-    Ref out(set);
+    PyRef out(set);
     for (const Value &item : items) {
-        Ref o(to_py(py, item, depth + 1));
+        PyRef o(to_py(py, item, depth + 1));
         if (PySet_Add(set, o.p) != 0) throw_python_error(py);
     }
     return out.release();
@@ -249,7 +235,7 @@ Value scalar_from_numpy(Python py, PyObject *o, int depth, Path &path) {
         return Value(t == 1);
     }
     if (PyIndex_Check(o)) {
-        Ref i(PyNumber_Index(o));
+        PyRef i(PyNumber_Index(o));
         if (!i.p) throw_python_error(py);
         return from_py(py, i.p, depth, path);
     }
@@ -284,7 +270,7 @@ std::vector<Value> items_from_py(Python py, PyObject *seq, int depth, Path &path
         if (!emplace_scalar(out, item)) {
             // Converting may run Python code (a __class__ property, __torch_function__, a
             // thread switch) that mutates the list: hold the item while it is converted.
-            Ref hold((Py_INCREF(item), item));
+            PyRef hold((Py_INCREF(item), item));
             path.back().index = i;
             out.push_back(from_py(py, item, depth + 1, path));
         }
@@ -293,12 +279,12 @@ std::vector<Value> items_from_py(Python py, PyObject *seq, int depth, Path &path
 }
 
 std::vector<Value> iterate_from_py(Python py, PyObject *o, int depth, Path &path) {
-    Ref it(PyObject_GetIter(o));
+    PyRef it(PyObject_GetIter(o));
     if (!it.p) throw_python_error(py);
     std::vector<Value> out;
     Enter enter(path, o);
     while (PyObject *item = PyIter_Next(it.p)) {
-        Ref hold(item);
+        PyRef hold(item);
         out.push_back(from_py(py, item, depth + 1, path));
     }
     if (PyErr_Occurred()) throw_python_error(py);
@@ -331,7 +317,7 @@ Value from_py(Python py, PyObject *o, int depth, Path &path) {
         return Value(Bytes{std::string(PyByteArray_AS_STRING(o), static_cast<size_t>(PyByteArray_GET_SIZE(o)))});
     }
     if (PyMemoryView_Check(o)) {
-        Ref bytes(PyBytes_FromObject(o));  // any layout, copied in C order
+        PyRef bytes(PyBytes_FromObject(o));  // any layout, copied in C order
         if (!bytes.p) throw_python_error(py);
         return Value(Bytes{std::string(PyBytes_AS_STRING(bytes.p), static_cast<size_t>(PyBytes_GET_SIZE(bytes.p)))});
     }
@@ -347,7 +333,7 @@ Value from_py(Python py, PyObject *o, int depth, Path &path) {
         PyObject *k = nullptr, *val = nullptr;
         while (PyDict_Next(o, &pos, &k, &val)) {
             // Held while converted (Python code may run meanwhile, see items_from_py).
-            Ref hold_key((Py_INCREF(k), k)), hold_value((Py_INCREF(val), val));
+            PyRef hold_key((Py_INCREF(k), k)), hold_value((Py_INCREF(val), val));
             path.back().key = k;
             Value key = from_py(py, k, depth + 1, path);
             d.items.emplace_back(std::move(key), from_py(py, val, depth + 1, path));

@@ -20,21 +20,18 @@ void host_sigint_handler(int) {}
 TEST(Lifecycle, StartUseStopAndRefuseEverythingAfterwards) {
     // A bad environment is refused with a message naming it, and does not use up the
     // process's one start.
-    pyb::InterpreterConfig bad;
-    bad.python_executable = "/nonexistent/venv/bin/python";
-    try {
-        pyb::Bridge never(bad);
-        FAIL() << "started with a missing Python";
-    } catch (const pyb::Error &e) {
-        EXPECT_NE(std::string(e.what()).find("/nonexistent/venv/bin/python"), std::string::npos) << e.what();
-        EXPECT_NE(std::string(e.what()).find("No such file or directory"), std::string::npos) << e.what();
-    }
-    bad.python_executable = "/tmp";
-    try {
-        pyb::Bridge never(bad);
-        FAIL() << "started with a directory as Python";
-    } catch (const pyb::Error &e) {
-        EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
+    for (const auto &[path, reason] : {std::pair<const char *, const char *>{"/nonexistent/venv/bin/python",
+                                                                             "No such file or directory"},
+                                       {"/tmp", "is a directory"}}) {
+        pyb::InterpreterConfig bad;
+        bad.python_executable = path;
+        try {
+            pyb::Bridge never(bad);
+            ADD_FAILURE() << "started with " << path << " as Python";
+        } catch (const pyb::Error &e) {
+            EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find(reason), std::string::npos) << e.what();
+        }
     }
 
     ::setenv("PYTHONPATH", "/pybridge-must-not-see-this", 1);  // isolated: ignored
