@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bench {
@@ -28,6 +29,30 @@ Stats measure_us(int samples, long inner, F &&op) {
     }
     std::sort(us.begin(), us.end());
     return {us[us.size() / 2], us.front(), us.back()};
+}
+
+// Two operations compared side by side: their samples alternate (a, b, a, b, ...) so that
+// drift in the machine's speed (other tenants, frequency, heap state) hits both alike.
+template <class A, class B>
+std::pair<Stats, Stats> measure_pair_us(int samples, long inner, A &&a, B &&b) {
+    using Clock = std::chrono::steady_clock;
+    auto sample = [inner](auto &op) {
+        const auto t0 = Clock::now();
+        for (long i = 0; i < inner; ++i) op();
+        return std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / static_cast<double>(inner);
+    };
+    sample(a);  // warm-up
+    sample(b);
+    std::vector<double> ua, ub;
+    for (int s = 0; s < samples; ++s) {
+        ua.push_back(sample(a));
+        ub.push_back(sample(b));
+    }
+    auto stats = [](std::vector<double> &v) {
+        std::sort(v.begin(), v.end());
+        return Stats{v[v.size() / 2], v.front(), v.back()};
+    };
+    return {stats(ua), stats(ub)};
 }
 
 // Collects RESULT/RATIO lines while the human-readable table is printed, then prints

@@ -5,7 +5,9 @@
 // direction is timed separately on the interpreter thread (no dispatch in the timing):
 //   host -> Python: build the Python object from the host value (and free it);
 //   Python -> host: build the host value from an existing Python object (and free it).
-// Median of 7 samples after a warm-up; min..max shown.
+// Median of 11 samples after a warm-up, pybridge and pybind11 samples alternating; min..max shown. The numeric lists are packed
+// (FloatList/IntList, the form a Python list of floats/ints arrives in); the same lists
+// as generic Lists of one Value per item are shown for reference after the table.
 #include <bridge/pybridge.hpp>
 
 #include <pybind11/embed.h>
@@ -43,20 +45,21 @@ pyb::Value nested_document(int records) {
 int main() {
     pyb::Interpreter interp{pyb::InterpreterConfig{}};
     bench::Report report;
-    constexpr int kSamples = 7;
+    constexpr int kSamples = 11;
 
     interp.call([&](pyb::Python py) {
         const size_t n = 1000000;
         std::vector<double> doubles(n);
         std::vector<std::int64_t> ints(n);
         std::map<std::string, std::int64_t> map;
-        pyb::List vd, vi;
+        pyb::FloatList vd;  // what a host holding a std::vector<double> passes (packed list)
+        pyb::IntList vi;
         pyb::Dict vm;
         for (size_t i = 0; i < n; ++i) {
             doubles[i] = static_cast<double>(i) * 0.5;
             ints[i] = static_cast<std::int64_t>(i) * 31 - 7;
-            vd.items.emplace_back(doubles[i]);
-            vi.items.emplace_back(ints[i]);
+            vd.items.push_back(doubles[i]);
+            vi.items.push_back(ints[i]);
         }
         for (int i = 0; i < 100000; ++i) {
             map.emplace("key" + std::to_string(i), i);
@@ -74,28 +77,38 @@ int main() {
             Py_DECREF(o);
             return s;
         };
-        auto p11_to = [&](const auto &host) {
-            return bench::measure_us(kSamples, 1, [&] { py::object o = py::cast(host); });
+        // pybridge and pybind11 samples alternate (bench_report.hpp), from the same Python object.
+        auto to_pair = [&](const pyb::Value &v, const auto &host) {
+            return bench::measure_pair_us(
+                kSamples, 1, [&] { Py_DECREF(pyb::to_python(py, v)); }, [&] { py::object o = py::cast(host); });
         };
-        auto p11_from = [&](const auto &host) {
-            py::object o = py::cast(host);
+        auto from_pair = [&](const pyb::Value &v, const auto &host) {
             using T = std::decay_t<decltype(host)>;
-            return bench::measure_us(kSamples, 1, [&] { T back = o.cast<T>(); });
+            py::object o = py::reinterpret_steal<py::object>(pyb::to_python(py, v));
+            return bench::measure_pair_us(
+                kSamples, 1, [&] { pyb::Value back = pyb::from_python(py, o.ptr()); }, [&] { T back = o.cast<T>(); });
         };
 
         struct Row {
             const char *name, *label;
             bench::Stats mine, theirs;
         };
+        auto make_row = [](const char *name, const char *label, std::pair<bench::Stats, bench::Stats> s) {
+            return Row{name, label, s.first, s.second};
+        };
         std::vector<Row> rows = {
-            {"list_1e6_double.to_python", "list of 1e6 doubles, host -> Python", to_py(value_doubles), p11_to(doubles)},
-            {"list_1e6_double.from_python", "list of 1e6 doubles, Python -> host", from_py(value_doubles), p11_from(doubles)},
-            {"list_1e6_int64.to_python", "list of 1e6 int64, host -> Python", to_py(value_ints), p11_to(ints)},
-            {"list_1e6_int64.from_python", "list of 1e6 int64, Python -> host", from_py(value_ints), p11_from(ints)},
-            {"dict_1e5_str_int.to_python", "dict of 1e5 str->int, host -> Python", to_py(value_map), p11_to(map)},
-            {"dict_1e5_str_int.from_python", "dict of 1e5 str->int, Python -> host", from_py(value_map), p11_from(map)},
+            make_row("list_1e6_double.to_python", "list of 1e6 doubles, host -> Python", to_pair(value_doubles, doubles)),
+            make_row("list_1e6_double.from_python", "list of 1e6 doubles, Python -> host", from_pair(value_doubles, doubles)),
+            make_row("list_1e6_int64.to_python", "list of 1e6 int64, host -> Python", to_pair(value_ints, ints)),
+            make_row("list_1e6_int64.from_python", "list of 1e6 int64, Python -> host", from_pair(value_ints, ints)),
+            make_row("dict_1e5_str_int.to_python", "dict of 1e5 str->int, host -> Python", to_pair(value_map, map)),
+            make_row("dict_1e5_str_int.from_python", "dict of 1e5 str->int, Python -> host", from_pair(value_map, map)),
         };
         const bench::Stats doc_to = to_py(doc), doc_from = from_py(doc);
+        pyb::List generic;
+        for (double d : doubles) generic.items.emplace_back(d);
+        const pyb::Value value_generic(std::move(generic));
+        const bench::Stats generic_to = to_py(value_generic);
         PyObject *doc_py = pyb::to_python(py, doc);
         PyObject *json = PyImport_ImportModule("json");
         PyObject *text = PyObject_CallMethod(json, "dumps", "O", doc_py);
@@ -104,11 +117,13 @@ int main() {
         Py_XDECREF(json);
         Py_DECREF(doc_py);
 
-        std::printf("Marshalling: pybridge Value vs pybind11 STL casters (median of %d; min..max)\n", kSamples);
+        std::printf("Marshalling: pybridge Value vs pybind11 STL casters (median of %d, samples alternating; min..max)\n", kSamples);
         std::printf("  %-34s %27s   %27s   %7s\n", "case", "pybridge", "pybind11", "ratio");
         for (const Row &r : rows) row(r.label, r.mine, r.theirs);
         std::printf("  nested document (%.1f MB as JSON): host -> Python %.2f ms, Python -> host %.2f ms\n", mb,
                     doc_to.median / 1000, doc_from.median / 1000);
+        std::printf("  generic List of 1e6 Float Values (host-built, unpacked): host -> Python %.2f ms\n",
+                    generic_to.median / 1000);
         for (const Row &r : rows) {
             report.result(std::string("marshal.") + r.name + ".pybridge", r.mine.median / 1000, "ms");
             report.result(std::string("marshal.") + r.name + ".pybind11", r.theirs.median / 1000, "ms");

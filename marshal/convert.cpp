@@ -6,6 +6,7 @@
 #include "tensor_python.hpp"
 
 #include <cstring>
+#include <optional>
 
 namespace pyb {
 namespace {
@@ -79,6 +80,19 @@ PyObject *sequence_to_py(Python py, const std::vector<Value> &items, PyObject *s
     return out.release();
 }
 
+// A packed list: one tight loop, no per-item dispatch.
+template <class T, class Make>
+PyObject *packed_to_py(Python py, const std::vector<T> &items, Make make) {
+    PyRef out(PyList_New(static_cast<Py_ssize_t>(items.size())));
+    if (!out.p) throw_python_error(py);
+    for (size_t i = 0; i < items.size(); ++i) {
+        PyObject *o = make(items[i]);
+        if (!o) throw_python_error(py);
+        PyList_SET_ITEM(out.p, static_cast<Py_ssize_t>(i), o);
+    }
+    return out.release();
+}
+
 PyObject *to_py(Python py, const Value &v, int depth) {
     // Fast path for the scalars that fill big containers.
     if (const double *d = v.get_if<double>()) {
@@ -114,6 +128,10 @@ PyObject *to_py(Python py, const Value &v, int depth) {
                                   [](PyObject *s, Py_ssize_t i, PyObject *o) { PyList_SET_ITEM(s, i, o); },
                                   depth);
         }
+        case Value::Kind::FloatList: return packed_to_py(py, v.as_float_list().items, PyFloat_FromDouble);
+        case Value::Kind::IntList:
+            return packed_to_py(py, v.as_int_list().items,
+                                [](std::int64_t i) { return PyLong_FromLongLong(static_cast<long long>(i)); });
         case Value::Kind::Tuple: {
             const auto &items = v.as_tuple().items;
             return sequence_to_py(py, items, PyTuple_New(static_cast<Py_ssize_t>(items.size())),
@@ -206,6 +224,19 @@ struct Enter {
 
 Value from_py(Python py, PyObject *o, int depth, Path &path);
 
+// An exact int within int64 (false for anything else; no Python error left set).
+inline bool int64_of(PyObject *item, std::int64_t &out) {
+    if (!PyLong_CheckExact(item)) return false;
+    int overflow = 0;
+    const long long i = PyLong_AsLongLongAndOverflow(item, &overflow);
+    if (overflow || (i == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return false;  // the general path reports or widens it
+    }
+    out = static_cast<std::int64_t>(i);
+    return true;
+}
+
 // Container items that are exact floats or int64-sized ints are built in place, skipping
 // the general dispatch (most of the cost of a big numeric list). False: not handled here.
 inline bool emplace_scalar(std::vector<Value> &out, PyObject *item) {
@@ -213,17 +244,10 @@ inline bool emplace_scalar(std::vector<Value> &out, PyObject *item) {
         out.emplace_back(PyFloat_AS_DOUBLE(item));
         return true;
     }
-    if (PyLong_CheckExact(item)) {
-        int overflow = 0;
-        const long long i = PyLong_AsLongLongAndOverflow(item, &overflow);
-        if (overflow || (i == -1 && PyErr_Occurred())) {
-            PyErr_Clear();
-            return false;  // the general path reports or widens it
-        }
-        out.emplace_back(static_cast<std::int64_t>(i));
-        return true;
-    }
-    return false;
+    std::int64_t i = 0;
+    if (!int64_of(item, i)) return false;
+    out.emplace_back(i);
+    return true;
 }
 
 Value scalar_from_numpy(Python py, PyObject *o, int depth, Path &path) {
@@ -278,6 +302,30 @@ std::vector<Value> items_from_py(Python py, PyObject *seq, int depth, Path &path
     return out;
 }
 
+// A list of one or more items that are all exact floats, or all exact ints within int64,
+// packed into one vector (value.hpp). nullopt: not such a list. Runs no Python code.
+std::optional<Value> packed_from_py(PyObject *list) {
+    const Py_ssize_t n = PyList_GET_SIZE(list);
+    if (n == 0) return std::nullopt;
+    PyObject *const *items = reinterpret_cast<PyListObject *>(list)->ob_item;
+    if (PyFloat_CheckExact(items[0])) {
+        std::vector<double> out(static_cast<size_t>(n));
+        for (Py_ssize_t i = 0; i < n; ++i) {
+            if (!PyFloat_CheckExact(items[i])) return std::nullopt;
+            out[static_cast<size_t>(i)] = PyFloat_AS_DOUBLE(items[i]);
+        }
+        return Value(FloatList{std::move(out)});
+    }
+    if (PyLong_CheckExact(items[0])) {
+        std::vector<std::int64_t> out(static_cast<size_t>(n));
+        for (Py_ssize_t i = 0; i < n; ++i) {
+            if (!int64_of(items[i], out[static_cast<size_t>(i)])) return std::nullopt;
+        }
+        return Value(IntList{std::move(out)});
+    }
+    return std::nullopt;
+}
+
 std::vector<Value> iterate_from_py(Python py, PyObject *o, int depth, Path &path) {
     PyRef it(PyObject_GetIter(o));
     if (!it.p) throw_python_error(py);
@@ -321,7 +369,11 @@ Value from_py(Python py, PyObject *o, int depth, Path &path) {
         if (!bytes.p) throw_python_error(py);
         return Value(Bytes{std::string(PyBytes_AS_STRING(bytes.p), static_cast<size_t>(PyBytes_GET_SIZE(bytes.p)))});
     }
-    if (PyList_CheckExact(o)) return Value(List{items_from_py(py, o, depth, path)});
+    if (PyList_CheckExact(o)) {
+        // Reading exact floats and ints runs no Python code, so the list cannot change meanwhile.
+        if (std::optional<Value> packed = packed_from_py(o)) return std::move(*packed);
+        return Value(List{items_from_py(py, o, depth, path)});
+    }
     if (PyTuple_CheckExact(o)) return Value(Tuple{items_from_py(py, o, depth, path)});
     if (PyDict_CheckExact(o)) {
         check_cycle(path, o);

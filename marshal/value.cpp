@@ -22,6 +22,8 @@ const char *kind_name(Value::Kind kind) noexcept {
         case Value::Kind::Function: return "function";
         case Value::Kind::Tensor: return "tensor";
         case Value::Kind::Object: return "object";
+        case Value::Kind::FloatList: return "float list";
+        case Value::Kind::IntList: return "int list";
     }
     return "?";
 }
@@ -41,7 +43,35 @@ double Value::as_float() const {
 }
 const std::string &Value::as_str() const { return get<std::string>(Kind::Str); }
 const Bytes &Value::as_bytes() const { return get<Bytes>(Kind::Bytes); }
-const List &Value::as_list() const { return get<List>(Kind::List); }
+const List &Value::as_list() const {
+    if (kind() == Kind::FloatList || kind() == Kind::IntList) {
+        throw Error(std::string("pybridge: expected a list value, got a packed ") + kind_name(kind()) +
+                    " (read it with as_float_list()/as_int_list(), or list_size()/list_at())");
+    }
+    return get<List>(Kind::List);
+}
+const FloatList &Value::as_float_list() const { return get<FloatList>(Kind::FloatList); }
+const IntList &Value::as_int_list() const { return get<IntList>(Kind::IntList); }
+
+size_t Value::list_size() const {
+    switch (kind()) {
+        case Kind::FloatList: return std::get<FloatList>(v_).items.size();
+        case Kind::IntList: return std::get<IntList>(v_).items.size();
+        default: return get<List>(Kind::List).items.size();
+    }
+}
+
+Value Value::list_at(size_t i) const {
+    const size_t n = list_size();
+    if (i >= n) {
+        throw Error("pybridge: list index " + std::to_string(i) + " out of range (size " + std::to_string(n) + ")");
+    }
+    switch (kind()) {
+        case Kind::FloatList: return std::get<FloatList>(v_).items[i];
+        case Kind::IntList: return std::get<IntList>(v_).items[i];
+        default: return std::get<List>(v_).items[i];
+    }
+}
 const Tuple &Value::as_tuple() const { return get<Tuple>(Kind::Tuple); }
 const Dict &Value::as_dict() const { return get<Dict>(Kind::Dict); }
 const Tensor &Value::as_tensor() const { return get<Tensor>(Kind::Tensor); }
@@ -102,8 +132,23 @@ const std::vector<Value> &Value::items() const {
     }
 }
 
+namespace {
+// Packed lists hold the same items as the List that the host would build item by item.
+bool same_floats(const std::vector<double> &a, const std::vector<double> &b) {
+    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
+}
+bool same_list(const Value &a, const Value &b) {
+    const size_t n = a.list_size();
+    if (n != b.list_size()) return false;
+    for (size_t i = 0; i < n; ++i) {
+        if (a.list_at(i) != b.list_at(i)) return false;
+    }
+    return true;
+}
+}  // namespace
+
 bool Value::operator==(const Value &other) const {
-    if (kind() != other.kind()) return false;
+    if (kind() != other.kind()) return is_list() && other.is_list() && same_list(*this, other);
     switch (kind()) {
         case Kind::None: return true;
         case Kind::Bool: return as_bool() == other.as_bool();
@@ -129,6 +174,8 @@ bool Value::operator==(const Value &other) const {
                    a.strides() == b.strides();
         }
         case Kind::Object: return as_object().same_object(other.as_object());
+        case Kind::FloatList: return same_floats(as_float_list().items, other.as_float_list().items);
+        case Kind::IntList: return as_int_list().items == other.as_int_list().items;
     }
     return false;
 }

@@ -10,6 +10,8 @@
 //   Kind::Str       <-> str              (UTF-8, embedded NUL kept; invalid UTF-8 / lone surrogates are errors)
 //   Kind::Bytes     <-> bytes            (bytearray and memoryview also convert to Bytes)
 //   Kind::List      <-> list
+//   Kind::FloatList <-> list             (packed: every item an exact float; 8 bytes per item)
+//   Kind::IntList   <-> list             (packed: every item an exact int within int64)
 //   Kind::Tuple     <-> tuple
 //   Kind::Dict      <-> dict             (entries in insertion order; keys are any hashable Value)
 //   Kind::Set       <-> set              (order unspecified; equality ignores order)
@@ -19,6 +21,12 @@
 //                                         meta and other non-DLPack tensors stay Objects)
 //   Kind::Function  <-> a Python callable running host code (see host_function.hpp)
 //   Kind::Object    <-> anything else    (an ObjectRef handle to the same Python object)
+//
+// Packed lists: a Python list of one or more items that are all exact floats (or all exact
+// ints within int64) arrives as a FloatList (IntList): one std::vector<double> (int64_t)
+// instead of one Value per item, which is what makes a 1e6-item numeric list cheap. Hosts
+// may build them too. A packed list equals the List of the same items (operator==), and
+// is_list()/list_size()/list_at() read all three list kinds alike.
 //
 // Thread contract: a Value is a plain C++ value (the Tensor, Function and Object kinds are
 // thread-safe handles); it may be built, copied and destroyed on any thread. Not
@@ -49,6 +57,12 @@ struct Bytes {
 struct List {
     std::vector<Value> items;
 };
+struct FloatList {
+    std::vector<double> items;
+};
+struct IntList {
+    std::vector<std::int64_t> items;
+};
 struct Tuple {
     std::vector<Value> items;
 };
@@ -78,7 +92,8 @@ class HostFunction;  // host_function.hpp
 class Value {
 public:
     enum class Kind {
-        None, Bool, Int, BigInt, Float, Str, Bytes, List, Tuple, Dict, Set, FrozenSet, Symbol, Tensor, Function, Object
+        None, Bool, Int, BigInt, Float, Str, Bytes, List, Tuple, Dict, Set, FrozenSet, Symbol, Tensor, Function, Object,
+        FloatList, IntList
     };
 
     Value() = default;                                  // None
@@ -108,6 +123,8 @@ public:
     Value(std::string_view s) : v_(std::string(s)) {}   // Str
     Value(pyb::Bytes b) : v_(std::move(b)) {}
     Value(pyb::List l) : v_(std::move(l)) {}
+    Value(pyb::FloatList l) : v_(std::move(l)) {}
+    Value(pyb::IntList l) : v_(std::move(l)) {}
     Value(pyb::Tuple t) : v_(std::move(t)) {}
     Value(pyb::Dict d) : v_(std::move(d)) {}
     Value(pyb::Tensor t) : v_(std::move(t)) {}
@@ -129,6 +146,8 @@ public:
     const std::string &as_str() const;
     const pyb::Bytes &as_bytes() const;
     const pyb::List &as_list() const;
+    const pyb::FloatList &as_float_list() const;
+    const pyb::IntList &as_int_list() const;
     const pyb::Tuple &as_tuple() const;
     const pyb::Dict &as_dict() const;
     const pyb::Tensor &as_tensor() const;
@@ -146,8 +165,16 @@ public:
         return std::get_if<T>(&v_);
     }
 
-    // The items of a List, Tuple, Set or FrozenSet.
+    // The items of a List, Tuple, Set or FrozenSet (not of a packed list: see list_at).
     const std::vector<Value> &items() const;
+
+    // Any list kind (List, FloatList, IntList): whether this is one, its size, and item
+    // `i` as a Value (a copy). list_size/list_at throw Error for other kinds or i >= size.
+    bool is_list() const noexcept {
+        return kind() == Kind::List || kind() == Kind::FloatList || kind() == Kind::IntList;
+    }
+    size_t list_size() const;
+    Value list_at(size_t i) const;
 
     // Structural equality. Floats compare by bits (NaN == NaN, 0.0 != -0.0); sets ignore
     // order; Tensors, Functions and Objects compare by identity (same data pointer and layout
@@ -159,7 +186,8 @@ private:
     // Alternative order == Kind order.
     using Storage = std::variant<std::monostate, bool, std::int64_t, pyb::BigInt, double, std::string,
                                  pyb::Bytes, pyb::List, pyb::Tuple, pyb::Dict, pyb::Set, pyb::FrozenSet,
-                                 pyb::Symbol, pyb::Tensor, std::shared_ptr<const HostFunction>, ObjectRef>;
+                                 pyb::Symbol, pyb::Tensor, std::shared_ptr<const HostFunction>, ObjectRef,
+                                 pyb::FloatList, pyb::IntList>;
     Storage v_;
 
     template <class T>

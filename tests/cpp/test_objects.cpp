@@ -102,7 +102,7 @@ TEST(HostFunctions, PythonCallsHostCodeWithConvertedArguments) {
         return pyb::Value(out);
     });
     const pyb::Value r = bridge().call(obj("lambda f: f(1, 2.5, 'x', [1], sep=b'')"), {describe});
-    EXPECT_EQ(r.as_str(), "4 args: int float str list sep=bytes");
+    EXPECT_EQ(r.as_str(), "4 args: int float str int list sep=bytes");
     // The same host function comes back as itself.
     EXPECT_EQ(bridge().call(obj("lambda f: f"), {describe}), pyb::Value(describe));
     EXPECT_EQ(bridge().call(obj("lambda f: callable(f)"), {describe}), pyb::Value(true));

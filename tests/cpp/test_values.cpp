@@ -254,3 +254,77 @@ TEST(Values, WrongKindAccessNamesBothKinds) {
         EXPECT_STREQ(e.what(), "pybridge: expected a str value, got float");
     }
 }
+
+TEST(Values, NumericListsFromPythonArrivePackedWithEveryValueKept) {
+    const pyb::Value floats = bridge().eval("[1.5, float('nan'), -0.0, float('-inf')]");
+    ASSERT_EQ(floats.kind(), pyb::Value::Kind::FloatList);
+    const auto &f = floats.as_float_list().items;
+    ASSERT_EQ(f.size(), 4u);
+    EXPECT_EQ(f[0], 1.5);
+    EXPECT_TRUE(std::isnan(f[1]));
+    EXPECT_TRUE(std::signbit(f[2]) && f[2] == 0.0);
+    EXPECT_TRUE(std::isinf(f[3]) && f[3] < 0);
+
+    const pyb::Value ints = bridge().eval("[-2**63, 0, 7, 2**63 - 1]");
+    ASSERT_EQ(ints.kind(), pyb::Value::Kind::IntList);
+    EXPECT_EQ(ints.as_int_list().items,
+              (std::vector<std::int64_t>{std::numeric_limits<std::int64_t>::min(), 0, 7,
+                                         std::numeric_limits<std::int64_t>::max()}));
+    // Back in Python they are plain lists of the same floats and ints.
+    EXPECT_EQ(bridge().call(bridge().eval("lambda l: [type(x).__name__ for x in l] == ['int'] * 4 and l[0] == -2**63").as_object(),
+                            {ints}),
+              pyb::Value(true));
+    EXPECT_EQ(python_type(floats), "list");
+}
+
+TEST(Values, ListsThatAreNotAllFloatsOrAllInt64StayGeneric) {
+    const struct {
+        const char *source;
+        pyb::Value::Kind kind;
+    } cases[] = {
+        {"[]", pyb::Value::Kind::List},
+        {"[1, 2.0]", pyb::Value::Kind::List},           // mixed
+        {"[1.0, 2]", pyb::Value::Kind::List},           // mixed, float first
+        {"[True, 1]", pyb::Value::Kind::List},          // bool is not an int
+        {"[1, 2**63]", pyb::Value::Kind::List},         // one item beyond int64
+        {"[1.0, type('F', (float,), {})(2.0)]", pyb::Value::Kind::List},  // a float subclass
+        {"[[1.0]]", pyb::Value::Kind::List},
+        {"(1.0, 2.0)", pyb::Value::Kind::Tuple},        // tuples are never packed
+    };
+    for (const auto &c : cases) {
+        const pyb::Value v = bridge().eval(c.source);
+        EXPECT_EQ(v.kind(), c.kind) << c.source << " arrived as " << pyb::kind_name(v.kind());
+    }
+    const pyb::Value big = bridge().eval("[1, 2**63]");
+    EXPECT_EQ(big.as_list().items[1].kind(), pyb::Value::Kind::BigInt);
+    EXPECT_EQ(big.as_list().items[1].as_bigint().to_string(), "9223372036854775808");
+}
+
+TEST(Values, PackedListsEqualTheGenericListAndReadThroughListAt) {
+    const pyb::Value packed = pyb::FloatList{{1.0, 2.5}};
+    const pyb::Value generic = pyb::list({1.0, 2.5});
+    EXPECT_EQ(packed, generic);
+    EXPECT_EQ(generic, packed);
+    EXPECT_NE(packed, pyb::list({1.0, 2.0}));
+    EXPECT_NE(packed, pyb::Value(pyb::IntList{{1, 2}}));  // 1.0 is a float, 1 an int
+    EXPECT_EQ(pyb::Value(pyb::IntList{{1, 2}}), pyb::list({1, 2}));
+    EXPECT_EQ(round_trip(generic).kind(), pyb::Value::Kind::FloatList);  // how Python hands it back
+    EXPECT_EQ(round_trip(generic), generic);
+    ASSERT_TRUE(packed.is_list());
+    EXPECT_EQ(packed.list_size(), 2u);
+    EXPECT_EQ(packed.list_at(1), pyb::Value(2.5));
+    EXPECT_EQ(generic.list_at(0), pyb::Value(1.0));
+    try {
+        packed.list_at(2);
+        FAIL() << "list_at past the end did not throw";
+    } catch (const pyb::Error &e) {
+        EXPECT_NE(std::string(e.what()).find("list index 2 out of range (size 2)"), std::string::npos) << e.what();
+    }
+    try {
+        packed.as_list();
+        FAIL() << "as_list on a packed list did not throw";
+    } catch (const pyb::Error &e) {
+        EXPECT_NE(std::string(e.what()).find("packed float list"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(pyb::Value(3).list_size(), pyb::Error);
+}

@@ -59,7 +59,7 @@ std::string utf8(Reader &r) {
 
 pyb::Value generate(Reader &r, int depth) {
     if (depth > 6 || r.empty()) return pyb::Value();
-    switch (r.byte() % 12) {
+    switch (r.byte() % 14) {
         case 0: return pyb::Value();
         case 1: return pyb::Value((r.byte() & 1) != 0);
         case 2: return pyb::Value(static_cast<std::int64_t>(r.u64()));
@@ -99,6 +99,21 @@ pyb::Value generate(Reader &r, int depth) {
             for (int i = 0; i < len; ++i) b.magnitude.push_back(r.byte());
             if (b.magnitude.back() == 0) b.magnitude.back() = 1;
             return pyb::Value(std::move(b));
+        }
+        case 11: {  // packed lists, as Python hands lists of floats back
+            pyb::FloatList l;
+            for (int i = r.byte() % 9; i > 0; --i) {
+                const std::uint64_t bits = r.u64();
+                double d;
+                std::memcpy(&d, &bits, sizeof d);
+                l.items.push_back(d);
+            }
+            return pyb::Value(std::move(l));
+        }
+        case 12: {
+            pyb::IntList l;
+            for (int i = r.byte() % 9; i > 0; --i) l.items.push_back(static_cast<std::int64_t>(r.u64()));
+            return pyb::Value(std::move(l));
         }
         default: return pyb::symbol(utf8(r));
     }
