@@ -28,6 +28,30 @@ const char *kind_name(Value::Kind kind) noexcept {
     return "?";
 }
 
+// CPython's "trashcan": nested containers are destroyed recursively only up to a fixed depth;
+// deeper ones are parked on a per-thread list that the outermost destructor empties in a
+// loop. A host Value nested 100,000 deep is freed without overflowing the stack.
+void Value::release_container() noexcept {
+    constexpr int kMaxRecursion = 200;
+    thread_local int depth = 0;
+    thread_local std::vector<Storage> parked;
+    if (depth >= kMaxRecursion) {
+        parked.push_back(std::move(v_));  // bad_alloc here terminates: noexcept destructor
+        return;
+    }
+    ++depth;
+    v_ = std::monostate{};  // destroys the children, which may park deeper levels
+    --depth;
+    if (depth != 0) return;
+    while (!parked.empty()) {
+        Storage s = std::move(parked.back());
+        parked.pop_back();
+        ++depth;
+        s = std::monostate{};
+        --depth;
+    }
+}
+
 template <class T>
 const T &Value::get(Kind want) const {
     if (const T *p = std::get_if<T>(&v_)) return *p;

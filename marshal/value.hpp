@@ -97,6 +97,15 @@ public:
     };
 
     Value() = default;                                  // None
+    Value(const Value &) = default;
+    Value(Value &&) noexcept = default;
+    Value &operator=(const Value &) = default;
+    Value &operator=(Value &&) noexcept = default;
+    // Containers nested any depth deep are destroyed without deep recursion (see value.cpp).
+    ~Value() {
+        if (v_.index() >= static_cast<size_t>(Kind::List) && v_.index() <= static_cast<size_t>(Kind::FrozenSet))
+            release_container();
+    }
     Value(std::nullptr_t) {}                            // None
     Value(bool b) : v_(b) {}                      // Bool
     // Any integer type: Int, or BigInt for an unsigned value above INT64_MAX.
@@ -192,6 +201,7 @@ private:
 
     template <class T>
     const T &get(Kind want) const;
+    void release_container() noexcept;
 };
 
 const char *kind_name(Value::Kind kind) noexcept;

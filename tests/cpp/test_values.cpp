@@ -228,6 +228,23 @@ TEST(Values, NestingDeeperThanTheLimitIsAnErrorNotACrash) {
     pyb::Value deep = pyb::list({});
     for (int i = 0; i < pyb::kMaxDepth + 5; ++i) deep = pyb::list({deep});
     EXPECT_THROW(round_trip(deep), pyb::Error);
+    // 100,000 levels built on the host: refused by the depth limit, then freed without
+    // overflowing the stack (Value's destructor does not recurse that deep).
+    pyb::Value very_deep = pyb::Dict{};
+    for (int i = 0; i < 100000; ++i) {
+        pyb::List outer;
+        outer.items.push_back(std::move(very_deep));
+        very_deep = i % 2 ? pyb::Value(std::move(outer)) : pyb::Value(pyb::Tuple{std::move(outer.items)});
+    }
+    pyb::Args args;
+    args.push_back(std::move(very_deep));  // moved, not copied: a copy recurses per level
+    try {
+        bridge().call(identity(), args);
+        FAIL() << "100,000 levels converted";
+    } catch (const pyb::Error &e) {
+        EXPECT_NE(std::string(e.what()).find("nested deeper than 1000 levels"), std::string::npos) << e.what();
+    }
+    args.clear();
     // Still usable afterwards.
     EXPECT_EQ(bridge().eval("1 + 1").as_int(), 2);
 }
