@@ -1,11 +1,15 @@
 // bench/dlpack: the zero-copy hand-off host -> torch -> host, beside a memcpy of the same
 // bytes, for 4 KiB, 1 MiB, 64 MiB and 1 GiB float32 tensors, in one run.
 //
-// Timed: inside one call on the interpreter thread, `kInner` hand-offs, each one
-// tensor_to_python (capsule + torch.from_dlpack) then tensor_from_python (torch's DLPack
-// export + adopt) and the release of both (the host view drops torch's tensor, which
-// drops its view of the host buffer). The dispatch to the interpreter thread is outside
-// the timing. Baseline: memcpy of the same number of bytes into a pre-touched buffer.
+// Timed: inside one call on the interpreter thread, `inner` hand-offs, each one
+// tensor_to_python then tensor_from_python, and the release of both (the host view drops
+// torch's tensor, which drops its view of the host buffer). The dispatch to the interpreter
+// thread is outside the timing. Two ways, samples alternating:
+//   C exchange API: torch's DLPackExchangeAPI table both ways (one C call each way);
+//   __dlpack__:     a "dltensor_versioned" capsule to torch._C._from_dlpack, and back
+//                   through torch's tensor.__dlpack__(max_version=(1, 3)) (the protocol path
+//                   every consumer can take).
+// Baseline: memcpy of the same number of bytes into a pre-touched buffer.
 // Median of 7 samples after a warm-up; spread is min..max.
 #include <bridge/pybridge.hpp>
 
@@ -30,44 +34,59 @@ int main() {
                           {"1GiB", 1u << 30, 20}};
     struct Row {
         const char *name;
-        bench::Stats handoff, copy;
+        bench::Stats handoff, dunder, copy;
     };
     std::vector<Row> rows;
     for (const Size &size : sizes) {
         std::vector<float> src(size.bytes / sizeof(float), 1.0f), dst(src.size(), 0.0f);
         const pyb::Tensor host = pyb::Tensor::from_buffer(src.data(), {static_cast<std::int64_t>(src.size())},
                                                           pyb::dtype_of<float>());
-        const bench::Stats handoff = bridge.interpreter().call([&](pyb::Python py) {
-            return bench::measure_us(7, size.inner, [&] {
-                PyObject *t = pyb::tensor_to_python(py, host);
-                pyb::Tensor back = pyb::tensor_from_python(py, t);
-                Py_DECREF(t);
-                if (back.data() != src.data()) std::abort();  // zero-copy or the figure is meaningless
-            });
+        const auto [handoff, dunder] = bridge.interpreter().call([&](pyb::Python py) {
+            return bench::measure_pair_us(
+                7, size.inner,
+                [&] {
+                    pyb::dlpack::set_exchange_api_enabled(true);
+                    PyObject *t = pyb::tensor_to_python(py, host);
+                    pyb::Tensor back = pyb::tensor_from_python(py, t);
+                    Py_DECREF(t);
+                    if (back.data() != src.data()) std::abort();  // zero-copy or the figure is meaningless
+                },
+                [&] {
+                    pyb::dlpack::set_exchange_api_enabled(false);
+                    PyObject *t = pyb::tensor_to_python(py, host);
+                    pyb::Tensor back = pyb::tensor_from_dlpack(py, t);
+                    Py_DECREF(t);
+                    if (back.data() != src.data()) std::abort();
+                });
         });
+        pyb::dlpack::set_exchange_api_enabled(true);
         const int copy_inner = size.bytes >= (64u << 20) ? 3 : size.inner;
         const bench::Stats copy = bench::measure_us(7, copy_inner, [&] {
             std::memcpy(dst.data(), src.data(), size.bytes);
             asm volatile("" : : "r"(dst.data()) : "memory");
         });
-        rows.push_back({size.name, handoff, copy});
+        rows.push_back({size.name, handoff, dunder, copy});
     }
     bridge.stop();
 
     std::printf("DLPack hand-off host -> torch -> host (float32, zero-copy) vs memcpy of the same bytes\n");
-    std::printf("%-6s %14s %22s %14s %22s %12s\n", "size", "handoff us", "spread", "memcpy us", "spread", "memcpy/hand");
+    std::printf("%-6s %12s %18s %12s %18s %12s %22s %12s\n", "size", "C API us", "spread", "__dlpack__", "spread",
+                "memcpy us", "spread", "memcpy/C API");
     for (const Row &r : rows) {
-        std::printf("%-6s %14.3f %10.3f..%-10.3f %14.3f %10.1f..%-10.1f %12.1f\n", r.name, r.handoff.median,
-                    r.handoff.min, r.handoff.max, r.copy.median, r.copy.min, r.copy.max,
-                    r.copy.median / r.handoff.median);
+        std::printf("%-6s %12.3f %8.3f..%-8.3f %12.3f %8.3f..%-8.3f %12.3f %10.1f..%-10.1f %12.1f\n", r.name,
+                    r.handoff.median, r.handoff.min, r.handoff.max, r.dunder.median, r.dunder.min, r.dunder.max,
+                    r.copy.median, r.copy.min, r.copy.max, r.copy.median / r.handoff.median);
     }
     bench::Report report;
     for (const Row &r : rows) {
         report.result(std::string("dlpack.handoff_") + r.name + ".pybridge", r.handoff.median, "us");
+        report.result(std::string("dlpack.handoff_") + r.name + ".dunder_dlpack", r.dunder.median, "us");
         report.result(std::string("dlpack.handoff_") + r.name + ".memcpy", r.copy.median, "us");
     }
     report.ratio("dlpack.handoff_1GiB_over_4KiB", rows.back().handoff.median / rows.front().handoff.median, "<=", 1.5);
     report.ratio("dlpack.memcpy_over_handoff_1GiB", rows.back().copy.median / rows.back().handoff.median, ">=", 10000);
+    report.ratio("dlpack.c_api_over_dunder_dlpack_4KiB", rows.front().handoff.median / rows.front().dunder.median, "<=",
+                 1.0 / 3);
     report.print();
     return 0;
 }

@@ -15,6 +15,8 @@
 #include "../gil/object_ref.hpp"
 #include "../gil/python_error.hpp"
 #include "../marshal/convert.hpp"
+#include "../marshal/dlpack_capsule.hpp"
+#include "../marshal/dlpack_exchange.hpp"
 #include "../marshal/host_function.hpp"
 #include "../marshal/tensor.hpp"
 #include "../marshal/tensor_python.hpp"

@@ -410,7 +410,8 @@ Value from_py(Python py, PyObject *o, int depth, Path &path) {
     if (auto fn = host_function_from_python(py, o)) return Value(std::move(fn));
     if (is_torch_tensor(py, o)) {
         // Tensors DLPack cannot describe (sparse, meta, ...) stay Python objects.
-        if (PyObject *capsule = try_export_tensor(py, o)) return Value(adopt_exported(py, capsule));
+        Tensor t;
+        if (try_tensor_from_python(py, o, t)) return Value(std::move(t));
         if (!PyErr_ExceptionMatches(PyExc_Exception)) throw_python_error(py);  // an interrupt, say
         PyErr_Clear();
         return Value(ObjectRef::borrow(py, o));

@@ -19,6 +19,11 @@ struct PyRef {
     ~PyRef() { Py_XDECREF(p); }
     PyRef(const PyRef &) = delete;
     PyRef &operator=(const PyRef &) = delete;
+    // Drops the reference held, takes `o`.
+    void reset(PyObject *o) {
+        Py_XDECREF(p);
+        p = o;
+    }
     // Gives the reference to the caller.
     PyObject *release() {
         PyObject *o = p;

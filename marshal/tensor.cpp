@@ -2,6 +2,8 @@
 
 #include "../gil/release_pool.hpp"
 
+#include <atomic>
+
 namespace pyb {
 
 struct Tensor::Owner {
@@ -70,6 +72,8 @@ Tensor Tensor::from_buffer(void *data, std::vector<std::int64_t> shape, DLDataTy
     // Validate before taking `release`: on error the caller still owns the memory.
     if (dtype.lanes != 1)
         throw Error("pybridge: tensor dtype " + dtype_name(dtype) + " has lanes != 1");
+    if (dtype.code > kDLFloat4_e2m1fn)
+        throw Error("pybridge: tensor dtype " + dtype_name(dtype) + " has a type code DLPack does not define");
     if (dtype.bits == 0 || dtype.bits % 8 != 0)
         throw Error("pybridge: tensor dtype " + dtype_name(dtype) + " is not a whole number of bytes");
     if (!strides.empty() && strides.size() != shape.size()) {
@@ -126,6 +130,16 @@ const DLTensor &Tensor::dl() const { return checked().managed->dl_tensor; }
 const std::vector<std::int64_t> &Tensor::shape() const { return checked().shape; }
 const std::vector<std::int64_t> &Tensor::strides() const { return checked().strides; }
 
+namespace {
+std::atomic<ReadOnlyPolicy> g_read_only_policy{ReadOnlyPolicy::Copy};
+}
+void set_read_only_policy(ReadOnlyPolicy policy) noexcept { g_read_only_policy.store(policy); }
+ReadOnlyPolicy read_only_policy() noexcept { return g_read_only_policy.load(); }
+
+bool Tensor::is_copied() const {
+    return (checked().managed->flags & DLPACK_FLAG_BITMASK_IS_COPIED) != 0;
+}
+
 bool Tensor::read_only() const {
     return (checked().managed->flags & DLPACK_FLAG_BITMASK_READ_ONLY) != 0;
 }
@@ -174,6 +188,17 @@ std::string dtype_name(DLDataType dtype) {
             case kDLFloat: return "float" + bits;
             case kDLBfloat: return "bfloat" + bits;
             case kDLComplex: return "complex" + bits;
+            case kDLFloat8_e3m4: return "float8_e3m4";
+            case kDLFloat8_e4m3: return "float8_e4m3";
+            case kDLFloat8_e4m3b11fnuz: return "float8_e4m3b11fnuz";
+            case kDLFloat8_e4m3fn: return "float8_e4m3fn";
+            case kDLFloat8_e4m3fnuz: return "float8_e4m3fnuz";
+            case kDLFloat8_e5m2: return "float8_e5m2";
+            case kDLFloat8_e5m2fnuz: return "float8_e5m2fnuz";
+            case kDLFloat8_e8m0fnu: return "float8_e8m0fnu";
+            case kDLFloat6_e2m3fn: return "float6_e2m3fn";
+            case kDLFloat6_e3m2fn: return "float6_e3m2fn";
+            case kDLFloat4_e2m1fn: return "float4_e2m1fn";
             default: break;
         }
     }

@@ -25,6 +25,12 @@
 
 namespace pyb {
 
+// How a READ_ONLY host tensor crosses to torch, whose tensors cannot be read-only: Copy
+// (the default) gives Python its own copy, made at the hand-off; Refuse throws Error.
+enum class ReadOnlyPolicy { Copy, Refuse };
+void set_read_only_policy(ReadOnlyPolicy policy) noexcept;  // process-wide; any thread
+ReadOnlyPolicy read_only_policy() noexcept;
+
 class Tensor {
 public:
     Tensor() = default;  // empty: no tensor
@@ -33,8 +39,8 @@ public:
     // `byte_offset` bytes (as DLTensor). `shape` has ndim entries >= 0; `strides` are in
     // elements (not bytes), one per dimension, or empty for compact row-major. `release`
     // (may be empty) is called exactly once when the memory is no longer used.
-    // `read_only` sets DLPack's READ_ONLY flag; torch 2.14 ignores that flag when it imports,
-    // so for now it is advisory: Python code can still write the memory.
+    // `read_only` sets DLPack's READ_ONLY flag: torch never writes the memory (it gets a copy,
+    // or the hand-off is refused: read_only_policy() below).
     // Throws Error for a negative extent, a strides/shape rank mismatch, or lanes != 1.
     static Tensor from_buffer(void *data, std::vector<std::int64_t> shape, DLDataType dtype,
                               std::vector<std::int64_t> strides = {},
@@ -54,7 +60,8 @@ public:
     DLDataType dtype() const { return dl().dtype; }
     DLDevice device() const { return dl().device; }
     std::uint64_t byte_offset() const { return dl().byte_offset; }
-    bool read_only() const;
+    bool read_only() const;  // DLPack's READ_ONLY flag
+    bool is_copied() const;  // DLPack's IS_COPIED flag: the producer copied for this hand-off
     std::int64_t numel() const;
     bool is_contiguous() const;  // compact row-major
 

@@ -3,12 +3,14 @@
 #include <memory>
 
 #include "../gil/python_error.hpp"
+#include "dlpack_capsule.hpp"
+#include "dlpack_exchange.hpp"
+#include "py_ref.hpp"
 
 namespace pyb {
 namespace {
 
 constexpr const char *kVersionedName = "dltensor_versioned";
-constexpr const char *kUsedVersionedName = "used_dltensor_versioned";
 
 // torch entry points, looked up once. Strong references, never released: the interpreter
 // is started once per process and outlives every call.
@@ -47,14 +49,16 @@ const TorchApi &torch_api(Python py) {
     return g_torch;
 }
 
+const DLPackExchangeAPI *torch_exchange(Python py, const TorchApi &torch) {
+    return dlpack::exchange_api_of(py, reinterpret_cast<PyTypeObject *>(torch.tensor_type));
+}
+
 // A DLManagedTensorVersioned lent to Python: keeps the host tensor alive until torch
 // calls the deleter (on whatever thread drops the torch tensor).
 struct Lent {
     DLManagedTensorVersioned managed{};
     std::shared_ptr<Tensor::Owner> keep;
-    static void deleter(DLManagedTensorVersioned *self) {
-        delete static_cast<Lent *>(self->manager_ctx);
-    }
+    static void deleter(DLManagedTensorVersioned *self) { delete static_cast<Lent *>(self->manager_ctx); }
 };
 
 // Runs when the capsule dies; if nobody took the tensor, it is still ours to free.
@@ -64,25 +68,71 @@ void capsule_destructor(PyObject *capsule) {
     if (m && m->deleter) m->deleter(m);
 }
 
-}  // namespace
+// The dtypes torch has a scalar type for (torch 2.x's DLPack importer).
+bool torch_has_dtype(DLDataType t) {
+    if (t.lanes != 1) return false;
+    switch (t.code) {
+        case kDLInt:
+        case kDLUInt: return t.bits == 8 || t.bits == 16 || t.bits == 32 || t.bits == 64;
+        case kDLFloat: return t.bits == 16 || t.bits == 32 || t.bits == 64;
+        case kDLBfloat: return t.bits == 16;
+        case kDLComplex: return t.bits == 64 || t.bits == 128;
+        case kDLBool: return t.bits == 8;
+        case kDLFloat8_e4m3fn:
+        case kDLFloat8_e4m3fnuz:
+        case kDLFloat8_e5m2:
+        case kDLFloat8_e5m2fnuz:
+        case kDLFloat8_e8m0fnu: return t.bits == 8;
+        default: return false;
+    }
+}
 
-PyObject *tensor_to_python(Python py, const Tensor &tensor) {
-    const TorchApi &torch = torch_api(py);
-    const DLTensor &src = tensor.dl();
+// What torch cannot view safely is refused here, with the reason, before torch sees it.
+void check_torch_can_view(const Tensor &tensor) {
+    if (!torch_has_dtype(tensor.dtype()))
+        throw Error("pybridge: torch has no dtype for tensor " + tensor.describe());
+    const auto &strides = tensor.strides();
+    for (size_t i = 0; i < strides.size(); ++i) {
+        if (strides[i] < 0 && tensor.shape()[i] > 1) {
+            throw Error("pybridge: tensor " + tensor.describe() + " has a negative stride (" +
+                        std::to_string(strides[i]) + " in dimension " + std::to_string(i) +
+                        "); torch cannot view negative strides: flip or copy it on the host first");
+        }
+    }
+    const auto address = reinterpret_cast<std::uintptr_t>(tensor.data());
+    const unsigned align = tensor.dtype().bits / 8;
+    if (tensor.numel() > 0 && align > 1 && address % align != 0) {
+        throw Error("pybridge: tensor " + tensor.describe() + " data at 0x" + [&] {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(address));
+            return std::string(buf);
+        }() + " is not aligned to its " + std::to_string(align) + "-byte elements");
+    }
+}
 
+// A new reference to a torch tensor over the host tensor's memory (no copy).
+PyObject *lend_to_torch(Python py, const TorchApi &torch, const Tensor &tensor) {
     auto lent = std::make_unique<Lent>();
     lent->keep = tensor.owner();
     DLManagedTensorVersioned &m = lent->managed;
     m.version = {DLPACK_MAJOR_VERSION, DLPACK_MINOR_VERSION};
     m.manager_ctx = lent.get();
     m.deleter = &Lent::deleter;
-    m.flags = tensor.read_only() ? DLPACK_FLAG_BITMASK_READ_ONLY : 0;
-    m.dl_tensor = src;
+    m.flags = 0;  // READ_ONLY was dealt with by the caller; torch would ignore it
+    m.dl_tensor = tensor.dl();
     m.dl_tensor.data = tensor.data();  // byte_offset folded in: consumers differ on honouring it
     m.dl_tensor.byte_offset = 0;
     m.dl_tensor.shape = const_cast<std::int64_t *>(tensor.shape().data());
     m.dl_tensor.strides = const_cast<std::int64_t *>(tensor.strides().data());
 
+    if (const DLPackExchangeAPI *api = torch_exchange(py, torch)) {
+        void *out = nullptr;
+        // Ownership passes to torch whatever the outcome (spec: the tensor is stolen).
+        const int rc = api->managed_tensor_to_py_object_no_sync(&m, &out);
+        lent.release();
+        if (rc != 0 || !out) throw_python_error(py);
+        return static_cast<PyObject *>(out);
+    }
     PyObject *capsule = PyCapsule_New(&m, kVersionedName, capsule_destructor);
     if (!capsule) throw_python_error(py);
     lent.release();  // the capsule (or, once consumed, torch) owns it now
@@ -92,19 +142,13 @@ PyObject *tensor_to_python(Python py, const Tensor &tensor) {
     return result;
 }
 
-bool is_torch_tensor(Python py, PyObject *obj) {
-    if (!g_torch.tensor_type) {
-        // No torch import just to look: if torch is not loaded, obj cannot be a tensor.
-        PyObject *modules = PyImport_GetModuleDict();
-        if (!PyDict_GetItemString(modules, "torch")) return false;
-        torch_api(py);
-    }
-    const int r = PyObject_IsInstance(obj, g_torch.tensor_type);
-    if (r < 0) throw_python_error(py);
-    return r == 1;
+// 1, 0, or -1 with a Python error: the truth of a new reference (consumed).
+int truth(PyObject *v) {
+    if (!v) return -1;
+    const int r = v == Py_True ? 1 : v == Py_False ? 0 : PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return r;
 }
-
-namespace {
 
 // Calls tensor.<method>() and replaces `tensor` with the result (a new reference).
 bool apply(PyObject *&tensor, const char *method) {
@@ -114,56 +158,84 @@ bool apply(PyObject *&tensor, const char *method) {
     return r != nullptr;
 }
 
-// A new reference to a flag's value as a bool: 1, 0, or -1 on error.
-int truth(PyObject *v) {
-    if (!v) return -1;
-    const int r = v == Py_True ? 1 : v == Py_False ? 0 : PyObject_IsTrue(v);
-    Py_DECREF(v);
-    return r;
-}
-
 }  // namespace
 
-Tensor tensor_from_python(Python py, PyObject *obj) {
-    PyObject *capsule = try_export_tensor(py, obj);
-    if (!capsule) throw_python_error(py);
-    return adopt_exported(py, capsule);
+PyObject *tensor_to_python(Python py, const Tensor &tensor) {
+    const TorchApi &torch = torch_api(py);
+    check_torch_can_view(tensor);
+    if (!tensor.read_only()) return lend_to_torch(py, torch, tensor);
+    if (read_only_policy() == ReadOnlyPolicy::Refuse) {
+        throw Error("pybridge: tensor " + tensor.describe() +
+                    " is read-only and torch tensors cannot be (ReadOnlyPolicy::Refuse); pass a writable "
+                    "tensor, or set ReadOnlyPolicy::Copy to give Python a copy");
+    }
+    PyRef view(py, lend_to_torch(py, torch, tensor));
+    return PyRef(py, PyObject_CallMethod(view.p, "clone", nullptr)).release();
 }
 
-PyObject *try_export_tensor(Python py, PyObject *obj) {
+bool is_torch_tensor(Python py, PyObject *obj) {
+    if (!g_torch.tensor_type) {
+        // No torch import just to look: if torch is not loaded, obj cannot be a tensor.
+        PyObject *modules = PyImport_GetModuleDict();
+        if (!PyDict_GetItemString(modules, "torch")) return false;
+        torch_api(py);
+    }
+    if (Py_IS_TYPE(obj, reinterpret_cast<PyTypeObject *>(g_torch.tensor_type))) return true;
+    const int r = PyObject_IsInstance(obj, g_torch.tensor_type);
+    if (r < 0) throw_python_error(py);
+    return r == 1;
+}
+
+Tensor tensor_from_python(Python py, PyObject *obj) {
+    Tensor t;
+    if (!try_tensor_from_python(py, obj, t)) throw_python_error(py);
+    return t;
+}
+
+bool try_tensor_from_python(Python py, PyObject *obj, Tensor &out) {
     const TorchApi &torch = torch_api(py);
+    // Lazily conjugated / negated tensors export their storage without the flag, which
+    // DLPack cannot carry: those take the materializing path below. (Only complex tensors
+    // can be conjugated.)
+    const int neg = truth(PyObject_CallOneArg(torch.is_neg, obj));
+    if (neg < 0) return false;
+    if (const DLPackExchangeAPI *api = torch_exchange(py, torch); api && !neg) {
+        DLManagedTensorVersioned *m = nullptr;
+        if (api->managed_tensor_from_py_object_no_sync(obj, &m) == 0 && m) {
+            Tensor t = Tensor::adopt(m, /*deleter_needs_gil=*/true);
+            if (t.dtype().code != kDLComplex) {
+                out = std::move(t);
+                return true;
+            }
+            const int conj = truth(PyObject_CallOneArg(torch.is_conj, obj));
+            if (conj < 0) return false;
+            if (!conj) {
+                out = std::move(t);
+                return true;
+            }
+        } else if (!PyErr_Occurred() || !PyErr_ExceptionMatches(PyExc_Exception)) {
+            return false;  // an interrupt, say
+        } else {
+            PyErr_Clear();  // the capsule path below raises torch's own error
+        }
+    }
+    // The capsule path: the view is data only: autograd is dropped (detach), and lazily
+    // conjugated or negated views are materialized (a copy).
     PyObject *tensor = obj;
     Py_INCREF(tensor);
-    // The view is data only: autograd is dropped (detach), and lazily conjugated or negated
-    // views are materialized (a copy), which DLPack cannot describe.
     const int grad = truth(PyObject_GetAttr(tensor, torch.requires_grad));
     const int conj = grad < 0 ? -1 : truth(PyObject_CallOneArg(torch.is_conj, tensor));
-    const int neg = conj < 0 ? -1 : truth(PyObject_CallOneArg(torch.is_neg, tensor));
-    if (grad < 0 || conj < 0 || neg < 0 || (grad && !apply(tensor, "detach")) ||
-        (conj && !apply(tensor, "resolve_conj")) || (neg && !apply(tensor, "resolve_neg"))) {
+    if (grad < 0 || conj < 0 || (grad && !apply(tensor, "detach")) || (conj && !apply(tensor, "resolve_conj")) ||
+        (neg && !apply(tensor, "resolve_neg"))) {
         Py_XDECREF(tensor);
-        return nullptr;
+        return false;
     }
     PyObject *capsule = PyObject_CallOneArg(torch.to_dlpack_versioned, tensor);
     Py_DECREF(tensor);
-    return capsule;
-}
-
-Tensor adopt_exported(Python py, PyObject *capsule) {
-    auto *m = static_cast<DLManagedTensorVersioned *>(PyCapsule_GetPointer(capsule, kVersionedName));
-    if (!m || PyCapsule_SetName(capsule, kUsedVersionedName) != 0) {
-        Py_DECREF(capsule);
-        throw_python_error(py);
-    }
-    Py_DECREF(capsule);  // renamed: its destructor no longer frees the tensor
-    if (m->version.major != DLPACK_MAJOR_VERSION) {
-        // Spec: a consumer must not read a tensor of another major version, only free it.
-        m->deleter(m);
-        throw Error("pybridge: torch produced a DLPack " + std::to_string(m->version.major) + "." +
-                    std::to_string(m->version.minor) + " tensor; this build reads DLPack " +
-                    std::to_string(DLPACK_MAJOR_VERSION) + ".x");
-    }
-    return Tensor::adopt(m, /*deleter_needs_gil=*/true);
+    if (!capsule) return false;
+    PyRef hold(capsule);
+    out = tensor_from_capsule(py, capsule, /*is_copied=*/conj || neg);
+    return true;
 }
 
 }  // namespace pyb

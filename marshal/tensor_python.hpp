@@ -1,11 +1,16 @@
-// pybridge/marshal/tensor_python.hpp — Tensor <-> torch.Tensor through DLPack capsules.
+// pybridge/marshal/tensor_python.hpp — Tensor <-> torch.Tensor, zero-copy through DLPack.
 //
 // Host -> Python: the host tensor is lent, not copied: a DLManagedTensorVersioned that
-// keeps the host Tensor alive is wrapped in a "dltensor_versioned" capsule and imported
-// with torch's DLPack importer; byte_offset is folded into the data pointer.
-// Python -> host: torch exports a versioned capsule, which is renamed
-// "used_dltensor_versioned" as ownership is taken; the host Tensor runs torch's deleter
-// on the interpreter thread when the last handle goes.
+// keeps the host Tensor alive is handed to torch — through torch's C exchange table
+// (dlpack_exchange.hpp: one C call) or, where that is off or missing, as a
+// "dltensor_versioned" capsule to torch's DLPack importer. byte_offset is folded into the
+// data pointer. Refused with an Error naming the tensor, before torch sees it: dtypes torch
+// has no type for, negative strides (torch cannot view them), data misaligned for the dtype.
+// A READ_ONLY tensor follows read_only_policy() (tensor.hpp): torch gets a copy, or it is
+// refused; torch tensors cannot be made read-only.
+// Python -> host: torch exports a versioned tensor (exchange table, else a capsule renamed
+// "used_dltensor_versioned" as ownership is taken); the host Tensor runs torch's deleter on
+// the interpreter thread when the last handle goes.
 //
 // Thread contract: interpreter thread only.
 #pragma once
@@ -17,21 +22,21 @@
 
 namespace pyb {
 
-// A new reference to a torch.Tensor viewing `tensor`'s memory. Imports torch if needed.
+// A new reference to a torch.Tensor viewing `tensor`'s memory (a copy for a READ_ONLY
+// tensor under ReadOnlyPolicy::Copy). Imports torch if needed. Throws Error as above.
 PyObject *tensor_to_python(Python, const Tensor &tensor);
 
 // True if `obj` is a torch.Tensor (only checked once torch has been imported by someone).
 bool is_torch_tensor(Python, PyObject *obj);
 
-// A host view of torch tensor `obj` (borrowed), sharing its memory. A tensor that
-// requires grad is detached first (the view is data only); a lazily conjugated or negated
-// one is materialized first (a copy). Throws PythonError if torch cannot export it.
+// A host view of torch tensor `obj` (borrowed), sharing its memory. Autograd is dropped
+// (the view is data only, like detach()); a lazily conjugated or negated tensor is
+// materialized first (a copy; the view reports is_copied()). Throws PythonError if torch
+// cannot export it.
 Tensor tensor_from_python(Python, PyObject *obj);
 
-// The two halves of tensor_from_python, for callers that fall back on failure:
-// try_export_tensor returns torch's DLPack capsule, or null with the Python error set
-// (sparse, meta, and other tensors DLPack cannot describe); adopt_exported takes it over.
-PyObject *try_export_tensor(Python, PyObject *obj);
-Tensor adopt_exported(Python, PyObject *capsule);
+// As tensor_from_python, but false with the Python error set when DLPack cannot describe
+// the tensor (sparse, meta, nested, ...), for callers that keep such tensors as objects.
+bool try_tensor_from_python(Python, PyObject *obj, Tensor &out);
 
 }  // namespace pyb

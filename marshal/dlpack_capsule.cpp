@@ -1,0 +1,117 @@
+#include "dlpack_capsule.hpp"
+
+#include <memory>
+#include <string>
+
+#include "../gil/python_error.hpp"
+#include "dlpack_exchange.hpp"
+#include "py_ref.hpp"
+
+namespace pyb {
+namespace {
+
+constexpr const char *kVersioned = "dltensor_versioned", *kUsedVersioned = "used_dltensor_versioned";
+constexpr const char *kLegacy = "dltensor", *kUsedLegacy = "used_dltensor";
+
+// A legacy DLManagedTensor seen as a versioned one: the shim owns it and runs its deleter.
+struct LegacyShim {
+    DLManagedTensorVersioned versioned{};
+    DLManagedTensor *legacy;
+    static void deleter(DLManagedTensorVersioned *self) {
+        auto *shim = static_cast<LegacyShim *>(self->manager_ctx);
+        if (shim->legacy->deleter) shim->legacy->deleter(shim->legacy);
+        delete shim;
+    }
+};
+
+DLManagedTensorVersioned *wrap_legacy(DLManagedTensor *legacy) {
+    auto shim = std::make_unique<LegacyShim>();
+    shim->legacy = legacy;
+    DLManagedTensorVersioned &v = shim->versioned;
+    v.version = {0, 0};  // pre-1.0 producer; the descriptor is read the same way
+    v.manager_ctx = shim.get();
+    v.deleter = &LegacyShim::deleter;
+    v.dl_tensor = legacy->dl_tensor;
+    return &shim.release()->versioned;
+}
+
+std::string capsule_name(PyObject *capsule) {
+    const char *name = PyCapsule_GetName(capsule);
+    PyErr_Clear();
+    return name ? std::string("\"") + name + "\"" : std::string("an unnamed capsule");
+}
+
+}  // namespace
+
+Tensor tensor_from_capsule(Python py, PyObject *capsule, bool is_copied) {
+    if (!PyCapsule_CheckExact(capsule)) throw Error("pybridge: expected a DLPack capsule, got a Python object");
+    DLManagedTensorVersioned *m = nullptr;
+    if (PyCapsule_IsValid(capsule, kVersioned)) {
+        m = static_cast<DLManagedTensorVersioned *>(PyCapsule_GetPointer(capsule, kVersioned));
+        if (!m || PyCapsule_SetName(capsule, kUsedVersioned) != 0) throw_python_error(py);
+        if (m->version.major != DLPACK_MAJOR_VERSION) {
+            // Spec: a consumer must not read a tensor of another major version, only free it.
+            if (m->deleter) m->deleter(m);
+            throw Error("pybridge: the producer made a DLPack " + std::to_string(m->version.major) + "." +
+                        std::to_string(m->version.minor) + " tensor; this build reads DLPack " +
+                        std::to_string(DLPACK_MAJOR_VERSION) + ".x");
+        }
+    } else if (PyCapsule_IsValid(capsule, kLegacy)) {
+        auto *legacy = static_cast<DLManagedTensor *>(PyCapsule_GetPointer(capsule, kLegacy));
+        if (!legacy || PyCapsule_SetName(capsule, kUsedLegacy) != 0) throw_python_error(py);
+        try {
+            m = wrap_legacy(legacy);
+        } catch (...) {
+            if (legacy->deleter) legacy->deleter(legacy);
+            throw;
+        }
+    } else {
+        const std::string name = capsule_name(capsule);
+        if (name == "\"used_dltensor_versioned\"" || name == "\"used_dltensor\"")
+            throw Error("pybridge: this DLPack capsule was already consumed (" + name + "); a capsule gives its tensor once");
+        throw Error("pybridge: expected a DLPack capsule (\"dltensor_versioned\" or \"dltensor\"), got " + name);
+    }
+    if (is_copied) m->flags |= DLPACK_FLAG_BITMASK_IS_COPIED;
+    return Tensor::adopt(m, /*deleter_needs_gil=*/true);
+}
+
+Tensor tensor_from_dlpack(Python py, PyObject *obj, const DLPackRequest &request) {
+    if (PyCapsule_CheckExact(obj)) return tensor_from_capsule(py, obj);
+    // The fast way: the producer type's C exchange table (no Python call, no capsule). It
+    // never synchronises streams or copies, so only plain requests take it.
+    if (!request.stream && !request.copy) {
+        if (const DLPackExchangeAPI *api = dlpack::exchange_api_of(py, Py_TYPE(obj))) {
+            DLManagedTensorVersioned *m = nullptr;
+            if (api->managed_tensor_from_py_object_no_sync(obj, &m) != 0 || !m) throw_python_error(py);
+            return Tensor::adopt(m, /*deleter_needs_gil=*/true);
+        }
+    }
+    PyRef method(PyObject_GetAttrString(obj, "__dlpack__"));
+    if (!method.p) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) throw_python_error(py);
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "pybridge: %s is not a DLPack producer (no __dlpack__ method)",
+                     Py_TYPE(obj)->tp_name);
+        throw_python_error(py);
+    }
+    PyRef kwargs(PyDict_New());
+    PyRef version(Py_BuildValue("(ii)", DLPACK_MAJOR_VERSION, DLPACK_MINOR_VERSION));
+    PyRef stream(request.stream ? PyLong_FromLongLong(*request.stream) : (Py_INCREF(Py_None), Py_None));
+    if (!kwargs.p || !version.p || !stream.p || PyDict_SetItemString(kwargs.p, "max_version", version.p) != 0 ||
+        PyDict_SetItemString(kwargs.p, "stream", stream.p) != 0 ||
+        (request.copy && PyDict_SetItemString(kwargs.p, "copy", *request.copy ? Py_True : Py_False) != 0))
+        throw_python_error(py);
+    PyRef noargs(PyTuple_New(0));
+    if (!noargs.p) throw_python_error(py);
+    PyRef capsule(PyObject_Call(method.p, noargs.p, kwargs.p));
+    if (!capsule.p && PyErr_ExceptionMatches(PyExc_TypeError)) {
+        // A producer older than DLPack 1.0 does not know max_version: ask for a legacy capsule.
+        PyErr_Clear();
+        if (PyDict_DelItemString(kwargs.p, "max_version") != 0) throw_python_error(py);
+        capsule.reset(PyObject_Call(method.p, noargs.p, kwargs.p));
+    }
+    if (!capsule.p) throw_python_error(py);
+    return tensor_from_capsule(py, capsule.p, request.copy.value_or(false));
+}
+
+}  // namespace pyb
