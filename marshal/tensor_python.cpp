@@ -5,12 +5,11 @@
 #include "../gil/python_error.hpp"
 #include "dlpack_capsule.hpp"
 #include "dlpack_exchange.hpp"
+#include "dlpack_lend.hpp"
 #include "py_ref.hpp"
 
 namespace pyb {
 namespace {
-
-constexpr const char *kVersionedName = "dltensor_versioned";
 
 // torch entry points, looked up once. Strong references, never released: the interpreter
 // is started once per process and outlives every call.
@@ -51,21 +50,6 @@ const TorchApi &torch_api(Python py) {
 
 const DLPackExchangeAPI *torch_exchange(Python py, const TorchApi &torch) {
     return dlpack::exchange_api_of(py, reinterpret_cast<PyTypeObject *>(torch.tensor_type));
-}
-
-// A DLManagedTensorVersioned lent to Python: keeps the host tensor alive until torch
-// calls the deleter (on whatever thread drops the torch tensor).
-struct Lent {
-    DLManagedTensorVersioned managed{};
-    std::shared_ptr<Tensor::Owner> keep;
-    static void deleter(DLManagedTensorVersioned *self) { delete static_cast<Lent *>(self->manager_ctx); }
-};
-
-// Runs when the capsule dies; if nobody took the tensor, it is still ours to free.
-void capsule_destructor(PyObject *capsule) {
-    if (!PyCapsule_IsValid(capsule, kVersionedName)) return;  // consumed (renamed)
-    auto *m = static_cast<DLManagedTensorVersioned *>(PyCapsule_GetPointer(capsule, kVersionedName));
-    if (m && m->deleter) m->deleter(m);
 }
 
 // The dtypes torch has a scalar type for (torch 2.x's DLPack importer).
@@ -112,34 +96,17 @@ void check_torch_can_view(const Tensor &tensor) {
 
 // A new reference to a torch tensor over the host tensor's memory (no copy).
 PyObject *lend_to_torch(Python py, const TorchApi &torch, const Tensor &tensor) {
-    auto lent = std::make_unique<Lent>();
-    lent->keep = tensor.owner();
-    DLManagedTensorVersioned &m = lent->managed;
-    m.version = {DLPACK_MAJOR_VERSION, DLPACK_MINOR_VERSION};
-    m.manager_ctx = lent.get();
-    m.deleter = &Lent::deleter;
-    m.flags = 0;  // READ_ONLY was dealt with by the caller; torch would ignore it
-    m.dl_tensor = tensor.dl();
-    m.dl_tensor.data = tensor.data();  // byte_offset folded in: consumers differ on honouring it
-    m.dl_tensor.byte_offset = 0;
-    m.dl_tensor.shape = const_cast<std::int64_t *>(tensor.shape().data());
-    m.dl_tensor.strides = const_cast<std::int64_t *>(tensor.strides().data());
-
+    // READ_ONLY was dealt with by the caller (torch would ignore the flag).
+    DLManagedTensorVersioned *m = detail::lend_versioned(tensor, 0);
     if (const DLPackExchangeAPI *api = torch_exchange(py, torch)) {
         void *out = nullptr;
         // Ownership passes to torch whatever the outcome (spec: the tensor is stolen).
-        const int rc = api->managed_tensor_to_py_object_no_sync(&m, &out);
-        lent.release();
+        const int rc = api->managed_tensor_to_py_object_no_sync(m, &out);
         if (rc != 0 || !out) throw_python_error(py);
         return static_cast<PyObject *>(out);
     }
-    PyObject *capsule = PyCapsule_New(&m, kVersionedName, capsule_destructor);
-    if (!capsule) throw_python_error(py);
-    lent.release();  // the capsule (or, once consumed, torch) owns it now
-    PyObject *result = PyObject_CallOneArg(torch.from_dlpack, capsule);
-    Py_DECREF(capsule);
-    if (!result) throw_python_error(py);
-    return result;
+    PyRef capsule(py, detail::versioned_capsule(py, m));  // owns m until torch takes it
+    return PyRef(py, PyObject_CallOneArg(torch.from_dlpack, capsule.p)).release();
 }
 
 // 1, 0, or -1 with a Python error: the truth of a new reference (consumed).

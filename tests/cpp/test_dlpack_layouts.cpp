@@ -134,7 +134,9 @@ TEST_F(DLPackLayouts, StridedLayoutsKeepShapeStridesAndValues) {
         EXPECT_EQ(back.data(), t.data());
         EXPECT_EQ(back.shape(), t.shape());
         for (size_t d = 0; d < t.shape().size(); ++d) {
-            if (t.shape()[d] > 1) EXPECT_EQ(back.strides()[d], t.strides()[d]) << "dimension " << d;
+            if (t.shape()[d] > 1) {
+                EXPECT_EQ(back.strides()[d], t.strides()[d]) << "dimension " << d;
+            }
         }
     }
 }

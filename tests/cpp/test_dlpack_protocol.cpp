@@ -118,3 +118,88 @@ TEST_F(DLPackProtocol, LazilyNegatedTensorsArriveMaterializedAndFlaggedCopied) {
     EXPECT_TRUE(t.is_copied());
     EXPECT_FALSE(bridge().eval("torch.ones(2)").as_tensor().is_copied());
 }
+
+namespace {
+// A pybridge.DLPackTensor over `t`, as a Python object handle.
+pyb::ObjectRef dlpack_object(const pyb::Tensor &t) {
+    return bridge().interpreter().call(
+        [&](pyb::Python py) { return pyb::ObjectRef::steal(py, pyb::tensor_to_dlpack_object(py, t)); });
+}
+}  // namespace
+
+TEST_F(DLPackProtocol, PybridgeTensorsServeTheDunderDlpackProtocol) {
+    std::vector<float> data = {1, 2, 3, 4, 5, 6};
+    const pyb::Tensor host = pyb::Tensor::from_buffer(data.data(), {2, 3}, pyb::dtype_of<float>());
+    const pyb::ObjectRef obj = dlpack_object(host);
+    EXPECT_EQ(bridge().repr(obj), "pybridge.DLPackTensor(float32[2, 3] on cpu)");
+    EXPECT_EQ(bridge().call_method(obj, "__dlpack_device__"), pyb::tuple({1, 0}));  // (kDLCPU, 0)
+    // numpy and torch take it without a copy (torch through pybridge's exchange table or
+    // __dlpack__; numpy through __dlpack__ with max_version).
+    bridge().exec("def _consume(o):\n    return (numpy.from_dlpack(o).ctypes.data, torch.from_dlpack(o).data_ptr())\n");
+    const pyb::Value ptrs = bridge().call(bridge().eval("_consume").as_object(), {pyb::Value(obj)});
+    EXPECT_EQ(ptrs, pyb::tuple({address(data.data()), address(data.data())}));
+    // Capsule kinds by max_version; each capsule's tensor keeps the host tensor alive.
+    bridge().setattr(bridge().import("__main__"), "_obj", pyb::Value(obj));
+    EXPECT_NE(bridge().eval("repr(_obj.__dlpack__())").as_str().find("\"dltensor\""), std::string::npos);
+    EXPECT_NE(bridge().eval("repr(_obj.__dlpack__(max_version=(1, 3)))").as_str().find("\"dltensor_versioned\""),
+              std::string::npos);
+    // Back to the host through pybridge's own exchange table: the same memory.
+    const pyb::Tensor back = bridge().interpreter().call(
+        [&](pyb::Python py) { return pyb::tensor_from_dlpack(py, obj.get(py)); });
+    EXPECT_EQ(back.data(), static_cast<void *>(data.data()));
+    EXPECT_EQ(back.shape(), host.shape());
+    bridge().exec("del _obj\n");  // the host memory goes with this test
+}
+
+TEST_F(DLPackProtocol, DunderDlpackKeywordsFollowTheArrayApi) {
+    std::vector<std::int32_t> data = {7, 8, 9};
+    const pyb::Tensor ro = pyb::Tensor::from_buffer(data.data(), {3}, pyb::dtype_of<std::int32_t>(), {}, {},
+                                                    pyb::cpu_device(), 0, /*read_only=*/true);
+    bridge().setattr(bridge().import("__main__"), "_ro", pyb::Value(dlpack_object(ro)));
+    bridge().exec(
+        "def _err(f):\n"
+        "    try:\n"
+        "        f()\n"
+        "    except Exception as e:\n"
+        "        return type(e).__name__ + ': ' + str(e)\n"
+        "    return 'no error'\n");
+    auto err = [](const char *lambda_body) {
+        return bridge().eval(("_err(lambda: " + std::string(lambda_body) + ")").c_str()).as_str();
+    };
+    EXPECT_EQ(err("_ro.__dlpack__(copy=False)"),
+              "BufferError: pybridge: a read-only tensor cannot be exported as a legacy (pre-1.0) DLPack capsule "
+              "without a copy, and copy=False was given; ask for max_version=(1, 0) or allow a copy");
+    EXPECT_EQ(err("_ro.__dlpack__(dl_device=(2, 0))"),
+              "BufferError: pybridge: tensor is on cpu; it cannot be exported to device (2, 0)");
+    EXPECT_EQ(err("_ro.__dlpack__(stream=5)"), "ValueError: pybridge: stream must be None or -1 for a CPU tensor, got 5");
+    EXPECT_EQ(err("_ro.__dlpack__(stream=-1, max_version=(1, 0))"), "no error");
+    // The versioned capsule carries READ_ONLY; a copy carries IS_COPIED and is not the host memory.
+    const pyb::Tensor viewed = bridge().interpreter().call([](pyb::Python py) {
+        PyObject *cap = PyRun_String("_ro.__dlpack__(max_version=(1, 0))", Py_eval_input,
+                                     PyModule_GetDict(PyImport_AddModule("__main__")),
+                                     PyModule_GetDict(PyImport_AddModule("__main__")));
+        if (!cap) pyb::throw_python_error(py);
+        pyb::Tensor t = pyb::tensor_from_capsule(py, cap);
+        Py_DECREF(cap);
+        return t;
+    });
+    EXPECT_TRUE(viewed.read_only());
+    EXPECT_EQ(viewed.data(), static_cast<void *>(data.data()));
+    const pyb::Tensor copied = bridge().interpreter().call([](pyb::Python py) {
+        PyObject *cap = PyRun_String("_ro.__dlpack__(max_version=(1, 0), copy=True)", Py_eval_input,
+                                     PyModule_GetDict(PyImport_AddModule("__main__")),
+                                     PyModule_GetDict(PyImport_AddModule("__main__")));
+        if (!cap) pyb::throw_python_error(py);
+        pyb::Tensor t = pyb::tensor_from_capsule(py, cap);
+        Py_DECREF(cap);
+        return t;
+    });
+    EXPECT_TRUE(copied.is_copied());
+    EXPECT_NE(copied.data(), static_cast<void *>(data.data()));
+    EXPECT_EQ(copied.data_as<std::int32_t>()[2], 9);
+    // A legacy export of a read-only tensor is a copy (no flag could protect it).
+    EXPECT_EQ(bridge().eval("(lambda t: (t.add_(1), t.tolist())[1])(torch.utils.dlpack.from_dlpack(_ro.__dlpack__()))"),
+              pyb::list({8, 9, 10}));
+    EXPECT_EQ(data, (std::vector<std::int32_t>{7, 8, 9}));
+    bridge().exec("del _ro\n");
+}

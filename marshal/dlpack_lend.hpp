@@ -1,0 +1,26 @@
+// pybridge/marshal/dlpack_lend.hpp — internal: a host Tensor lent to a DLPack consumer.
+//
+// The lent descriptor keeps the host tensor alive (a reference to its owner) until the
+// consumer calls the deleter, on whatever thread it likes. byte_offset is folded into the
+// data pointer (consumers differ on honouring it); strides are always explicit.
+#pragma once
+
+#include <Python.h>
+
+#include "../gil/python_token.hpp"
+#include "tensor.hpp"
+
+namespace pyb::detail {
+
+// A versioned descriptor with `flags` (DLPACK_FLAG_BITMASK_*). Owned by the caller until
+// handed over; its deleter frees it.
+DLManagedTensorVersioned *lend_versioned(const Tensor &tensor, std::uint64_t flags);
+// A legacy (pre-1.0) descriptor, for consumers that ask for no max_version.
+DLManagedTensor *lend_legacy(const Tensor &tensor);
+
+// Capsules named "dltensor_versioned" / "dltensor" over a lent descriptor; the capsule's
+// destructor frees the descriptor if no consumer took it (renamed it "used_...").
+PyObject *versioned_capsule(Python, DLManagedTensorVersioned *lent);
+PyObject *legacy_capsule(Python, DLManagedTensor *lent);
+
+}  // namespace pyb::detail

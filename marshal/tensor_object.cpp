@@ -1,0 +1,268 @@
+#include "tensor_object.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "../gil/native_module.hpp"
+#include "../gil/python_error.hpp"
+#include "dlpack_lend.hpp"
+#include "py_ref.hpp"
+
+namespace pyb {
+namespace {
+
+struct TensorObject {
+    PyObject_HEAD
+    Tensor tensor;
+};
+
+PyTypeObject *g_type = nullptr;
+
+// A compact CPU copy of `t` (any strides), owning its memory.
+Tensor copy_of(const Tensor &t) {
+    if (t.device().device_type != kDLCPU) throw Error("pybridge: only CPU tensors can be copied by pybridge");
+    const size_t item = t.dtype().bits / 8;
+    const auto n = static_cast<size_t>(t.numel());
+    void *dst = std::malloc(n > 0 ? n * item : 1);
+    if (!dst) throw std::bad_alloc();
+    const auto *src = static_cast<const char *>(t.data());
+    std::vector<std::int64_t> index(t.shape().size(), 0);
+    for (size_t k = 0; k < n; ++k) {
+        std::int64_t offset = 0;
+        for (size_t d = 0; d < index.size(); ++d) offset += index[d] * t.strides()[d];
+        std::memcpy(static_cast<char *>(dst) + k * item, src + offset * static_cast<std::int64_t>(item), item);
+        for (size_t d = index.size(); d-- > 0;) {  // next index, row-major
+            if (++index[d] < t.shape()[d]) break;
+            index[d] = 0;
+        }
+    }
+    return Tensor::from_buffer(dst, t.shape(), t.dtype(), {}, [dst] { std::free(dst); });
+}
+
+// Parses __dlpack__'s keywords; false with a Python error set.
+struct Request {
+    PyObject *stream = Py_None, *max_version = Py_None, *dl_device = Py_None, *copy = Py_None;
+};
+
+bool parse(PyObject *args, PyObject *kwargs, Request &r) {
+    static const char *names[] = {"stream", "max_version", "dl_device", "copy", nullptr};
+    return PyArg_ParseTupleAndKeywords(args, kwargs, "|$OOOO:__dlpack__", const_cast<char **>(names), &r.stream,
+                                       &r.max_version, &r.dl_device, &r.copy) != 0;
+}
+
+PyObject *dlpack(PyObject *self, PyObject *args, PyObject *kwargs) {
+    const Python py = Python::assume_interpreter_thread();
+    Request r;
+    if (!parse(args, kwargs, r)) return nullptr;
+    try {
+        const Tensor &t = reinterpret_cast<TensorObject *>(self)->tensor;
+        const DLDevice dev = t.device();
+        if (r.dl_device != Py_None) {
+            int type = 0, id = 0;
+            if (!PyArg_ParseTuple(r.dl_device, "ii:dl_device", &type, &id)) return nullptr;
+            if (type != dev.device_type || id != dev.device_id) {
+                PyErr_Format(PyExc_BufferError, "pybridge: tensor is on %s; it cannot be exported to device (%d, %d)",
+                             device_name(dev).c_str(), type, id);
+                return nullptr;
+            }
+        }
+        if (r.stream != Py_None && dev.device_type == kDLCPU) {
+            const long s = PyLong_AsLong(r.stream);
+            if (s == -1 && PyErr_Occurred()) return nullptr;
+            if (s != -1) {
+                PyErr_Format(PyExc_ValueError, "pybridge: stream must be None or -1 for a CPU tensor, got %ld", s);
+                return nullptr;
+            }
+        }
+        bool versioned = false;
+        if (r.max_version != Py_None) {
+            int major = 0, minor = 0;
+            if (!PyArg_ParseTuple(r.max_version, "ii:max_version", &major, &minor)) return nullptr;
+            versioned = major >= 1;
+        }
+        const int copy = r.copy == Py_None ? 2 : PyObject_IsTrue(r.copy);  // 2: producer's choice
+        if (copy < 0) return nullptr;
+        // A legacy capsule has no READ_ONLY flag: a read-only tensor must go out as a copy.
+        const bool must_copy = !versioned && t.read_only();
+        if (must_copy && copy == 0) {
+            PyErr_SetString(PyExc_BufferError,
+                            "pybridge: a read-only tensor cannot be exported as a legacy (pre-1.0) DLPack capsule "
+                            "without a copy, and copy=False was given; ask for max_version=(1, 0) or allow a copy");
+            return nullptr;
+        }
+        if (copy == 1 || must_copy) {
+            const Tensor c = copy_of(t);
+            if (versioned) return detail::versioned_capsule(py, detail::lend_versioned(c, DLPACK_FLAG_BITMASK_IS_COPIED));
+            return detail::legacy_capsule(py, detail::lend_legacy(c));
+        }
+        if (versioned)
+            return detail::versioned_capsule(py, detail::lend_versioned(t, t.read_only() ? DLPACK_FLAG_BITMASK_READ_ONLY : 0));
+        return detail::legacy_capsule(py, detail::lend_legacy(t));
+    } catch (const PythonError &e) {
+        PyErr_SetString(PyExc_RuntimeError, e.what());  // capsule creation failed (rare)
+    } catch (const Error &e) {
+        PyErr_SetString(PyExc_BufferError, e.what());
+    } catch (const std::bad_alloc &) {
+        PyErr_NoMemory();
+    }
+    return nullptr;
+}
+
+PyObject *dlpack_device(PyObject *self, PyObject *) {
+    const DLDevice d = reinterpret_cast<TensorObject *>(self)->tensor.device();
+    return Py_BuildValue("(ii)", static_cast<int>(d.device_type), static_cast<int>(d.device_id));
+}
+
+PyObject *get_shape(PyObject *self, void *) {
+    const auto &shape = reinterpret_cast<TensorObject *>(self)->tensor.shape();
+    PyObject *t = PyTuple_New(static_cast<Py_ssize_t>(shape.size()));
+    for (size_t i = 0; t && i < shape.size(); ++i) {
+        PyObject *e = PyLong_FromLongLong(shape[i]);
+        if (!e) {
+            Py_DECREF(t);
+            return nullptr;
+        }
+        PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), e);
+    }
+    return t;
+}
+PyObject *get_dtype(PyObject *self, void *) {
+    return PyUnicode_FromString(dtype_name(reinterpret_cast<TensorObject *>(self)->tensor.dtype()).c_str());
+}
+PyObject *get_device(PyObject *self, void *) {
+    return PyUnicode_FromString(device_name(reinterpret_cast<TensorObject *>(self)->tensor.device()).c_str());
+}
+PyObject *repr(PyObject *self) {
+    return PyUnicode_FromFormat("pybridge.DLPackTensor(%s)",
+                                reinterpret_cast<TensorObject *>(self)->tensor.describe().c_str());
+}
+
+void dealloc(PyObject *self) {
+    reinterpret_cast<TensorObject *>(self)->tensor.~Tensor();
+    PyTypeObject *type = Py_TYPE(self);
+    type->tp_free(self);
+    Py_DECREF(type);  // heap type
+}
+
+PyMethodDef g_methods[] = {
+    {"__dlpack__", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&dlpack)), METH_VARARGS | METH_KEYWORDS,
+     "A DLPack capsule of this tensor (array API __dlpack__)."},
+    {"__dlpack_device__", &dlpack_device, METH_NOARGS, "(device_type, device_id) of this tensor."},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyGetSetDef g_getset[] = {{"shape", &get_shape, nullptr, "shape, a tuple of ints", nullptr},
+                          {"dtype", &get_dtype, nullptr, "dtype name, e.g. 'float32'", nullptr},
+                          {"device", &get_device, nullptr, "device name, e.g. 'cpu'", nullptr},
+                          {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
+// --- The exchange table (DLPack 1.3 DLPackExchangeAPI). C functions: nothing may throw.
+
+int allocate(DLTensor *prototype, DLManagedTensorVersioned **out, void *error_ctx,
+             void (*set_error)(void *, const char *, const char *)) {
+    try {
+        if (prototype->device.device_type != kDLCPU) {
+            set_error(error_ctx, "BufferError", "pybridge allocates CPU tensors only");
+            return -1;
+        }
+        std::int64_t n = 1;
+        for (int i = 0; i < prototype->ndim; ++i) n *= prototype->shape[i];
+        const size_t bytes = static_cast<size_t>(n) * ((prototype->dtype.bits + 7) / 8);
+        void *mem = std::malloc(bytes ? bytes : 1);
+        if (!mem) {
+            set_error(error_ctx, "MemoryError", "pybridge: out of memory");
+            return -1;
+        }
+        Tensor t = Tensor::from_buffer(mem, std::vector<std::int64_t>(prototype->shape, prototype->shape + prototype->ndim),
+                                       prototype->dtype, {}, [mem] { std::free(mem); });
+        *out = detail::lend_versioned(t, 0);
+        return 0;
+    } catch (const std::exception &e) {
+        set_error(error_ctx, "RuntimeError", e.what());
+        return -1;
+    }
+}
+
+int from_py_object(void *obj, DLManagedTensorVersioned **out) {
+    const Tensor *t = dlpack_object_tensor(static_cast<PyObject *>(obj));
+    if (!t) {
+        PyErr_SetString(PyExc_TypeError, "pybridge: not a pybridge.DLPackTensor");
+        return -1;
+    }
+    try {
+        *out = detail::lend_versioned(*t, t->read_only() ? DLPACK_FLAG_BITMASK_READ_ONLY : 0);
+        return 0;
+    } catch (...) {
+        PyErr_NoMemory();
+        return -1;
+    }
+}
+
+int to_py_object(DLManagedTensorVersioned *managed, void **out) {
+    try {
+        const Tensor t = Tensor::adopt(managed, /*deleter_needs_gil=*/true);
+        *out = tensor_to_dlpack_object(Python::assume_interpreter_thread(), t);
+        return 0;
+    } catch (const std::exception &e) {
+        PyErr_SetString(PyExc_RuntimeError, e.what());
+        return -1;
+    }
+}
+
+int dltensor_from_py_object(void *obj, DLTensor *out) {
+    const Tensor *t = dlpack_object_tensor(static_cast<PyObject *>(obj));
+    if (!t) {
+        PyErr_SetString(PyExc_TypeError, "pybridge: not a pybridge.DLPackTensor");
+        return -1;
+    }
+    *out = t->dl();
+    out->strides = const_cast<std::int64_t *>(t->strides().data());
+    return 0;
+}
+
+int current_work_stream(DLDeviceType, int32_t, void **out) {
+    *out = nullptr;  // pybridge launches no work of its own: the legacy default stream
+    return 0;
+}
+
+const DLPackExchangeAPI g_exchange = {
+    {{DLPACK_MAJOR_VERSION, DLPACK_MINOR_VERSION}, nullptr},
+    &allocate, &from_py_object, &to_py_object, &dltensor_from_py_object, &current_work_stream};
+
+PyTypeObject *tensor_type(Python py) {
+    if (g_type) return g_type;
+    PyType_Slot slots[] = {{Py_tp_dealloc, reinterpret_cast<void *>(&dealloc)},
+                           {Py_tp_repr, reinterpret_cast<void *>(&repr)},
+                           {Py_tp_methods, g_methods},
+                           {Py_tp_getset, g_getset},
+                           {Py_tp_doc, const_cast<char *>("A host tensor lent to Python through DLPack.")},
+                           {0, nullptr}};
+    PyType_Spec spec = {"pybridge.DLPackTensor", sizeof(TensorObject), 0, Py_TPFLAGS_DEFAULT, slots};
+    PyRef type(py, PyType_FromSpec(&spec));
+    PyRef api(py, PyCapsule_New(const_cast<DLPackExchangeAPI *>(&g_exchange), "dlpack_exchange_api", nullptr));
+    if (PyObject_SetAttrString(type.p, "__dlpack_c_exchange_api__", api.p) != 0) throw_python_error(py);
+    g_type = reinterpret_cast<PyTypeObject *>(type.release());  // kept for the process
+    publish_native_type("DLPackTensor", reinterpret_cast<PyObject *>(g_type));
+    return g_type;
+}
+
+}  // namespace
+
+PyObject *tensor_to_dlpack_object(Python py, const Tensor &tensor) {
+    if (!tensor) throw Error("pybridge: empty Tensor handle");
+    PyTypeObject *type = tensor_type(py);
+    PyObject *self = type->tp_alloc(type, 0);
+    if (!self) throw_python_error(py);
+    new (&reinterpret_cast<TensorObject *>(self)->tensor) Tensor(tensor);
+    return self;
+}
+
+const Tensor *dlpack_object_tensor(PyObject *obj) noexcept {
+    if (!g_type || !obj || Py_TYPE(obj) != g_type) return nullptr;
+    return &reinterpret_cast<TensorObject *>(obj)->tensor;
+}
+
+const DLPackExchangeAPI *pybridge_exchange_api() noexcept { return &g_exchange; }
+
+}  // namespace pyb
