@@ -38,8 +38,9 @@ tsan: setup
 # The gil/ tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: setup
 	$(CMAKE) --preset asan -DPYBRIDGE_PYTHON=$(PYTHON) -DCMAKE_MAKE_PROGRAM=$(VENV)/bin/ninja
-	$(CMAKE) --build build-asan --target pybridge_gil_tests
+	$(CMAKE) --build build-asan --target pybridge_gil_tests pybridge_tests
 	ASAN_OPTIONS="detect_leaks=0" UBSAN_OPTIONS="print_stacktrace=1" build-asan/tests/pybridge_gil_tests
+	ASAN_OPTIONS="detect_leaks=0" UBSAN_OPTIONS="print_stacktrace=1" build-asan/tests/pybridge_tests --gtest_filter='DLPack*:Values.*'
 
 # The marshalling fuzzer (libFuzzer + ASan/UBSan, clang) for FUZZ_SECONDS over the seed corpus.
 FUZZ_SECONDS ?= 60
