@@ -11,12 +11,10 @@
 #include "shared_bridge.hpp"
 
 using pyb_test::bridge;
+using pyb_test::address;
+using pyb_test::py_fn;
 
 namespace {
-
-pyb::ObjectRef py_fn(const char *lambda) { return bridge().eval(lambda).as_object(); }
-
-std::int64_t address(const void *p) { return static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(p)); }
 
 // Each test may run alone (--gtest_filter): torch is imported by the fixture, not by
 // whichever test happened to run first.

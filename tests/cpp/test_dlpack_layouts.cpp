@@ -10,29 +10,20 @@
 #include "shared_bridge.hpp"
 
 using pyb_test::bridge;
+using pyb_test::error_of;
+using pyb_test::py_fn;
 
 namespace {
-
-pyb::ObjectRef py_fn(const char *lambda) { return bridge().eval(lambda).as_object(); }
 
 class DLPackLayouts : public ::testing::Test {
 protected:
     void SetUp() override {
         bridge().exec("import torch\n");
-        pyb::dlpack::set_exchange_api_enabled(GetParamExchange());
+        pyb::dlpack::set_exchange_api_enabled(use_exchange_api());
     }
     void TearDown() override { pyb::dlpack::set_exchange_api_enabled(true); }
-    virtual bool GetParamExchange() const { return true; }
+    virtual bool use_exchange_api() const { return true; }
 };
-
-std::string error_of(const std::function<void()> &f) {
-    try {
-        f();
-    } catch (const pyb::Error &e) {
-        return e.what();
-    }
-    return "(no error)";
-}
 
 struct DtypeCase {
     const char *torch_name;
@@ -186,7 +177,7 @@ TEST_F(DLPackLayouts, ReadOnlyHostTensorsAreNeverWrittenByTorch) {
 
 // The same cases through the capsule path (torch's C exchange table turned off).
 class DLPackLayoutsViaCapsules : public DLPackLayouts {
-    bool GetParamExchange() const override { return false; }
+    bool use_exchange_api() const override { return false; }
 };
 TEST_F(DLPackLayoutsViaCapsules, StridedLayoutsMatchTheExchangeApiPath) {
     std::vector<std::int64_t> data(12);

@@ -6,19 +6,10 @@
 #include "shared_bridge.hpp"
 
 using pyb_test::bridge;
+using pyb_test::address;
+using pyb_test::error_of;
 
 namespace {
-
-std::int64_t address(const void *p) { return static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(p)); }
-
-std::string error_of(const std::function<void()> &f) {
-    try {
-        f();
-    } catch (const std::exception &e) {
-        return e.what();
-    }
-    return "(no error)";
-}
 
 pyb::Tensor from_dlpack(const char *expr, const pyb::DLPackRequest &request = {}) {
     const pyb::ObjectRef obj = bridge().eval_ref(expr);
@@ -174,26 +165,10 @@ TEST_F(DLPackProtocol, DunderDlpackKeywordsFollowTheArrayApi) {
     EXPECT_EQ(err("_ro.__dlpack__(stream=5)"), "ValueError: pybridge: stream must be None or -1 for a CPU tensor, got 5");
     EXPECT_EQ(err("_ro.__dlpack__(stream=-1, max_version=(1, 0))"), "no error");
     // The versioned capsule carries READ_ONLY; a copy carries IS_COPIED and is not the host memory.
-    const pyb::Tensor viewed = bridge().interpreter().call([](pyb::Python py) {
-        PyObject *cap = PyRun_String("_ro.__dlpack__(max_version=(1, 0))", Py_eval_input,
-                                     PyModule_GetDict(PyImport_AddModule("__main__")),
-                                     PyModule_GetDict(PyImport_AddModule("__main__")));
-        if (!cap) pyb::throw_python_error(py);
-        pyb::Tensor t = pyb::tensor_from_capsule(py, cap);
-        Py_DECREF(cap);
-        return t;
-    });
+    const pyb::Tensor viewed = from_dlpack("_ro.__dlpack__(max_version=(1, 0))");  // a bare capsule
     EXPECT_TRUE(viewed.read_only());
     EXPECT_EQ(viewed.data(), static_cast<void *>(data.data()));
-    const pyb::Tensor copied = bridge().interpreter().call([](pyb::Python py) {
-        PyObject *cap = PyRun_String("_ro.__dlpack__(max_version=(1, 0), copy=True)", Py_eval_input,
-                                     PyModule_GetDict(PyImport_AddModule("__main__")),
-                                     PyModule_GetDict(PyImport_AddModule("__main__")));
-        if (!cap) pyb::throw_python_error(py);
-        pyb::Tensor t = pyb::tensor_from_capsule(py, cap);
-        Py_DECREF(cap);
-        return t;
-    });
+    const pyb::Tensor copied = from_dlpack("_ro.__dlpack__(max_version=(1, 0), copy=True)");
     EXPECT_TRUE(copied.is_copied());
     EXPECT_NE(copied.data(), static_cast<void *>(data.data()));
     EXPECT_EQ(copied.data_as<std::int32_t>()[2], 9);
