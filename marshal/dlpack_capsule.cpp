@@ -6,6 +6,7 @@
 #include "../gil/python_error.hpp"
 #include "dlpack_exchange.hpp"
 #include "py_ref.hpp"
+#include "tensor_python.hpp"
 
 namespace pyb {
 namespace {
@@ -80,6 +81,9 @@ Tensor tensor_from_dlpack(Python py, PyObject *obj, const DLPackRequest &request
     // The fast way: the producer type's C exchange table (no Python call, no capsule). It
     // never synchronises streams or copies, so only plain requests take it.
     if (!request.stream && !request.copy) {
+        // torch's table exports lazily conjugated/negated tensors unflagged: torch tensors take
+        // the path that checks for those (tensor_python.hpp), through the same table.
+        if (dlpack::exchange_api_enabled() && is_torch_tensor(py, obj)) return tensor_from_python(py, obj);
         if (const DLPackExchangeAPI *api = dlpack::exchange_api_of(py, Py_TYPE(obj))) {
             DLManagedTensorVersioned *m = nullptr;
             if (api->managed_tensor_from_py_object_no_sync(obj, &m) != 0 || !m) throw_python_error(py);

@@ -108,6 +108,10 @@ TEST_F(DLPackProtocol, LazilyNegatedTensorsArriveMaterializedAndFlaggedCopied) {
     EXPECT_EQ(t.data_as<float>()[1], 1.0f);
     EXPECT_TRUE(t.is_copied());
     EXPECT_FALSE(bridge().eval("torch.ones(2)").as_tensor().is_copied());
+    // The same through tensor_from_dlpack (torch's exchange table exports the storage unflagged).
+    const pyb::Tensor conj = from_dlpack("torch.tensor([1+2j], dtype=torch.complex64).conj()");
+    EXPECT_EQ(static_cast<const float *>(conj.data())[1], -2.0f);
+    EXPECT_TRUE(conj.is_copied());
 }
 
 namespace {
