@@ -7,7 +7,8 @@
 //   Python -> host: build the host value from an existing Python object (and free it).
 // Median of 11 samples after a warm-up, pybridge and pybind11 samples alternating; min..max shown. The numeric lists are packed
 // (FloatList/IntList, the form a Python list of floats/ints arrives in); the same lists
-// as generic Lists of one Value per item are shown for reference after the table.
+// list of doubles as a generic List of one Value per item, host -> Python, is shown after
+// the table for reference.
 #include <bridge/pybridge.hpp>
 
 #include <pybind11/embed.h>

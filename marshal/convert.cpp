@@ -307,7 +307,7 @@ std::vector<Value> items_from_py(Python py, PyObject *seq, int depth, Path &path
 std::optional<Value> packed_from_py(PyObject *list) {
     const Py_ssize_t n = PyList_GET_SIZE(list);
     if (n == 0) return std::nullopt;
-    PyObject *const *items = reinterpret_cast<PyListObject *>(list)->ob_item;
+    PyObject *const *items = PySequence_Fast_ITEMS(list);
     if (PyFloat_CheckExact(items[0])) {
         std::vector<double> out(static_cast<size_t>(n));
         for (Py_ssize_t i = 0; i < n; ++i) {
