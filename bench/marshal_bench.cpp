@@ -6,7 +6,7 @@
 //   host -> Python: build the Python object from the host value (and free it);
 //   Python -> host: build the host value from an existing Python object (and free it).
 // Median of 11 samples after a warm-up, pybridge and pybind11 samples alternating; min..max shown. The numeric lists are packed
-// (FloatList/IntList, the form a Python list of floats/ints arrives in); the same lists
+// (FloatList/IntList, the form a Python list of floats/ints arrives in); the same
 // list of doubles as a generic List of one Value per item, host -> Python, is shown after
 // the table for reference.
 #include <bridge/pybridge.hpp>
