@@ -5,7 +5,9 @@
 
 #include "../gil/python_error.hpp"
 #include "dlpack_exchange.hpp"
+#include "dlpack_stream.hpp"
 #include "py_ref.hpp"
+#include "tensor_object.hpp"
 #include "tensor_python.hpp"
 
 namespace pyb {
@@ -34,6 +36,21 @@ DLManagedTensorVersioned *wrap_legacy(DLManagedTensor *legacy) {
     v.deleter = &LegacyShim::deleter;
     v.dl_tensor = legacy->dl_tensor;
     return &shim.release()->versioned;
+}
+
+// obj.__dlpack_device__() as a DLDevice; nullopt if obj has no such method (producers
+// before the array API). Throws PythonError if it fails otherwise or returns no pair.
+std::optional<DLDevice> producer_device(Python py, PyObject *obj) {
+    PyRef method(PyObject_GetAttrString(obj, "__dlpack_device__"));
+    if (!method.p) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) throw_python_error(py);
+        PyErr_Clear();
+        return std::nullopt;
+    }
+    PyRef pair(py, PyObject_CallNoArgs(method.p));
+    int type = 0, id = 0;
+    if (!PyArg_ParseTuple(pair.p, "ii:__dlpack_device__", &type, &id)) throw_python_error(py);
+    return DLDevice{static_cast<DLDeviceType>(type), id};
 }
 
 std::string capsule_name(PyObject *capsule) {
@@ -78,18 +95,32 @@ Tensor tensor_from_capsule(Python py, PyObject *capsule, bool is_copied) {
 
 Tensor tensor_from_dlpack(Python py, PyObject *obj, const DLPackRequest &request) {
     if (PyCapsule_CheckExact(obj)) return tensor_from_capsule(py, obj);
-    // The fast way: the producer type's C exchange table (no Python call, no capsule). It
-    // never synchronises streams or copies, so only plain requests take it.
-    if (!request.stream && !request.copy) {
-        // torch's table exports lazily conjugated/negated tensors unflagged: torch tensors take
-        // the path that checks for those (tensor_python.hpp), through the same table.
-        if (dlpack::exchange_api_enabled() && is_torch_tensor(py, obj)) return tensor_from_python(py, obj);
+    if (!request.copy) {
+        // pybridge's own tensor: the host handle itself, after the stream handshake.
+        if (const Tensor *own = dlpack_object_tensor(obj)) {
+            dlpack::synchronize(py, own->device(), dlpack::plan_stream_sync(own->device(), own->ready_stream(), request.stream));
+            return dlpack::has_streams(own->device().device_type) ? own->on_stream(request.stream) : *own;
+        }
+        // The fast way: the producer type's C exchange table (no Python call, no capsule).
+        // It never synchronises streams: the handshake is done here, with the producer's
+        // current work stream. torch's table exports lazily conjugated/negated tensors
+        // unflagged: torch tensors take the path that checks for those (tensor_python.hpp).
+        if (dlpack::exchange_api_enabled() && is_torch_tensor(py, obj)) return tensor_from_python(py, obj, request.stream);
         if (const DLPackExchangeAPI *api = dlpack::exchange_api_of(py, Py_TYPE(obj))) {
             DLManagedTensorVersioned *m = nullptr;
             if (api->managed_tensor_from_py_object_no_sync(obj, &m) != 0 || !m) throw_python_error(py);
-            return Tensor::adopt(m, /*deleter_needs_gil=*/true);
+            Tensor t = Tensor::adopt(m, /*deleter_needs_gil=*/true);
+            const DLDevice device = t.device();
+            if (!dlpack::has_streams(device.device_type)) return t;
+            dlpack::synchronize(py, device, dlpack::plan_stream_sync(device, dlpack::work_stream(py, *api, device), request.stream));
+            return t.on_stream(request.stream);
         }
     }
+    // The protocol: __dlpack_device__ first, so a stream goes only to a device that has
+    // streams (a CPU producer must get None).
+    std::optional<DLDevice> device = producer_device(py, obj);
+    const bool pass_stream = device && dlpack::has_streams(device->device_type);
+    if (pass_stream) dlpack::resolve_stream(*device, request.stream);  // a clear error before the producer's
     PyRef method(PyObject_GetAttrString(obj, "__dlpack__"));
     if (!method.p) {
         if (!PyErr_ExceptionMatches(PyExc_AttributeError)) throw_python_error(py);
@@ -100,7 +131,7 @@ Tensor tensor_from_dlpack(Python py, PyObject *obj, const DLPackRequest &request
     }
     PyRef kwargs(PyDict_New());
     PyRef version(Py_BuildValue("(ii)", DLPACK_MAJOR_VERSION, DLPACK_MINOR_VERSION));
-    PyRef stream(request.stream ? PyLong_FromLongLong(*request.stream) : (Py_INCREF(Py_None), Py_None));
+    PyRef stream(pass_stream && request.stream ? PyLong_FromLongLong(*request.stream) : (Py_INCREF(Py_None), Py_None));
     if (!kwargs.p || !version.p || !stream.p || PyDict_SetItemString(kwargs.p, "max_version", version.p) != 0 ||
         PyDict_SetItemString(kwargs.p, "stream", stream.p) != 0 ||
         (request.copy && PyDict_SetItemString(kwargs.p, "copy", *request.copy ? Py_True : Py_False) != 0))
@@ -115,7 +146,8 @@ Tensor tensor_from_dlpack(Python py, PyObject *obj, const DLPackRequest &request
         capsule.reset(PyObject_Call(method.p, noargs.p, kwargs.p));
     }
     if (!capsule.p) throw_python_error(py);
-    return tensor_from_capsule(py, capsule.p, request.copy.value_or(false));
+    Tensor t = tensor_from_capsule(py, capsule.p, request.copy.value_or(false));
+    return dlpack::has_streams(t.device().device_type) ? t.on_stream(request.stream) : t;
 }
 
 }  // namespace pyb

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,20 @@ public:
     // Address of element [0, ..., 0]: data + byte_offset.
     void *data() const;
 
+    // The stream the data is ready on, as DLPack's Python protocol spells streams
+    // (dlpack_stream.hpp): nullopt (the default) is the device's default stream (CUDA's
+    // legacy default stream), -1 says no work on the data is pending. Hand-offs make the
+    // consumer's stream wait for this one. Meaningless on CPU. A tensor received from Python
+    // reports the stream the host asked for (the handshake made the data ready there).
+    std::optional<std::int64_t> ready_stream() const noexcept { return ready_stream_; }
+    // This handle's memory, stated ready on `stream` (see ready_stream()); validated at the
+    // next hand-off. Any thread; the memory is shared, not copied.
+    Tensor on_stream(std::optional<std::int64_t> stream) const {
+        Tensor t = *this;
+        t.ready_stream_ = stream;
+        return t;
+    }
+
     // data() typed, after checking that the dtype is T's; throws Error naming both dtypes.
     template <class T>
     T *data_as() const {
@@ -85,6 +100,7 @@ public:
 
 private:
     std::shared_ptr<Owner> h_;
+    std::optional<std::int64_t> ready_stream_;
     const Owner &checked() const;
 };
 

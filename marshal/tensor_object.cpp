@@ -8,6 +8,7 @@
 #include "../gil/native_module.hpp"
 #include "../gil/python_error.hpp"
 #include "dlpack_lend.hpp"
+#include "dlpack_stream.hpp"
 #include "py_ref.hpp"
 
 namespace pyb {
@@ -68,14 +69,26 @@ PyObject *dlpack(PyObject *self, PyObject *args, PyObject *kwargs) {
                 return nullptr;
             }
         }
-        if (r.stream != Py_None && dev.device_type == kDLCPU) {
-            const long s = PyLong_AsLong(r.stream);
-            if (s == -1 && PyErr_Occurred()) return nullptr;
-            if (s != -1) {
-                PyErr_Format(PyExc_ValueError, "pybridge: stream must be None or -1 for a CPU tensor, got %ld", s);
+        // The stream handshake (dlpack_stream.hpp): the consumer's stream waits for the
+        // host's ready stream. Done before the copy below too: the copy reads the data.
+        dlpack::StreamArg stream;
+        if (r.stream != Py_None) {
+            if (!PyLong_Check(r.stream)) {
+                PyErr_Format(PyExc_TypeError, "pybridge: __dlpack__ stream must be an int or None, not %s",
+                             Py_TYPE(r.stream)->tp_name);
                 return nullptr;
             }
+            stream = PyLong_AsLongLong(r.stream);
+            if (*stream == -1 && PyErr_Occurred()) return nullptr;
         }
+        dlpack::StreamSync plan;
+        try {
+            plan = dlpack::plan_stream_sync(dev, t.ready_stream(), stream);
+        } catch (const Error &e) {
+            PyErr_SetString(PyExc_ValueError, e.what());
+            return nullptr;
+        }
+        dlpack::synchronize(py, dev, plan);
         bool versioned = false;
         if (r.max_version != Py_None) {
             int major = 0, minor = 0;
@@ -101,7 +114,12 @@ PyObject *dlpack(PyObject *self, PyObject *args, PyObject *kwargs) {
             return detail::versioned_capsule(py, detail::lend_versioned(t, t.read_only() ? DLPACK_FLAG_BITMASK_READ_ONLY : 0));
         return detail::legacy_capsule(py, detail::lend_legacy(t));
     } catch (const PythonError &e) {
-        PyErr_SetString(PyExc_RuntimeError, e.what());  // capsule creation failed (rare)
+        // The stream handshake or capsule creation failed: raise the same exception again.
+        if (PyObject *exc = e.exception().get(py)) {
+            PyErr_SetObject(reinterpret_cast<PyObject *>(Py_TYPE(exc)), exc);
+        } else {
+            PyErr_SetString(PyExc_RuntimeError, e.what());
+        }
     } catch (const Error &e) {
         PyErr_SetString(PyExc_BufferError, e.what());
     } catch (const std::bad_alloc &) {

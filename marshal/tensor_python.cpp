@@ -5,6 +5,7 @@
 #include "../gil/python_error.hpp"
 #include "dlpack_capsule.hpp"
 #include "dlpack_exchange.hpp"
+#include "dlpack_stream.hpp"
 #include "dlpack_lend.hpp"
 #include "py_ref.hpp"
 
@@ -125,42 +126,14 @@ bool apply(PyObject *&tensor, const char *method) {
     return r != nullptr;
 }
 
-}  // namespace
-
-PyObject *tensor_to_python(Python py, const Tensor &tensor) {
-    const TorchApi &torch = torch_api(py);
-    check_torch_can_view(tensor);
-    if (!tensor.read_only()) return lend_to_torch(py, torch, tensor);
-    if (read_only_policy() == ReadOnlyPolicy::Refuse) {
-        throw Error("pybridge: tensor " + tensor.describe() +
-                    " is read-only and torch tensors cannot be (ReadOnlyPolicy::Refuse); pass a writable "
-                    "tensor, or set ReadOnlyPolicy::Copy to give Python a copy");
-    }
-    PyRef view(py, lend_to_torch(py, torch, tensor));
-    return PyRef(py, PyObject_CallMethod(view.p, "clone", nullptr)).release();
+// torch's current stream on `device`: the stream torch reads and writes its tensors on.
+dlpack::StreamArg torch_stream(Python py, const TorchApi &torch, DLDevice device) {
+    if (const DLPackExchangeAPI *api = torch_exchange(py, torch)) return dlpack::work_stream(py, *api, device);
+    return dlpack::torch_current_stream(py, device);
 }
 
-bool is_torch_tensor(Python py, PyObject *obj) {
-    if (!g_torch.tensor_type) {
-        // No torch import just to look: if torch is not loaded, obj cannot be a tensor.
-        PyObject *modules = PyImport_GetModuleDict();
-        if (!PyDict_GetItemString(modules, "torch")) return false;
-        torch_api(py);
-    }
-    if (Py_IS_TYPE(obj, reinterpret_cast<PyTypeObject *>(g_torch.tensor_type))) return true;
-    const int r = PyObject_IsInstance(obj, g_torch.tensor_type);
-    if (r < 0) throw_python_error(py);
-    return r == 1;
-}
-
-Tensor tensor_from_python(Python py, PyObject *obj) {
-    Tensor t;
-    if (!try_tensor_from_python(py, obj, t)) throw_python_error(py);
-    return t;
-}
-
-bool try_tensor_from_python(Python py, PyObject *obj, Tensor &out) {
-    const TorchApi &torch = torch_api(py);
+// try_tensor_from_python without the stream handshake.
+bool export_from_torch(Python py, const TorchApi &torch, PyObject *obj, Tensor &out) {
     // Lazily conjugated / negated tensors export their storage without the flag, which
     // DLPack cannot carry: those take the materializing path below. (Only complex tensors
     // can be conjugated.)
@@ -202,6 +175,57 @@ bool try_tensor_from_python(Python py, PyObject *obj, Tensor &out) {
     if (!capsule) return false;
     PyRef hold(capsule);
     out = tensor_from_capsule(py, capsule, /*is_copied=*/conj || neg);
+    return true;
+}
+
+}  // namespace
+
+PyObject *tensor_to_python(Python py, const Tensor &tensor) {
+    const TorchApi &torch = torch_api(py);
+    check_torch_can_view(tensor);
+    const DLDevice device = tensor.device();
+    if (dlpack::has_streams(device.device_type) && tensor.ready_stream() != dlpack::kNoSync) {
+        // torch will use the data on its current stream: that stream waits for the host's.
+        dlpack::synchronize(py, device, dlpack::plan_stream_sync(device, tensor.ready_stream(), torch_stream(py, torch, device)));
+    }
+    if (!tensor.read_only()) return lend_to_torch(py, torch, tensor);
+    if (read_only_policy() == ReadOnlyPolicy::Refuse) {
+        throw Error("pybridge: tensor " + tensor.describe() +
+                    " is read-only and torch tensors cannot be (ReadOnlyPolicy::Refuse); pass a writable "
+                    "tensor, or set ReadOnlyPolicy::Copy to give Python a copy");
+    }
+    PyRef view(py, lend_to_torch(py, torch, tensor));
+    return PyRef(py, PyObject_CallMethod(view.p, "clone", nullptr)).release();
+}
+
+bool is_torch_tensor(Python py, PyObject *obj) {
+    if (!g_torch.tensor_type) {
+        // No torch import just to look: if torch is not loaded, obj cannot be a tensor.
+        PyObject *modules = PyImport_GetModuleDict();
+        if (!PyDict_GetItemString(modules, "torch")) return false;
+        torch_api(py);
+    }
+    if (Py_IS_TYPE(obj, reinterpret_cast<PyTypeObject *>(g_torch.tensor_type))) return true;
+    const int r = PyObject_IsInstance(obj, g_torch.tensor_type);
+    if (r < 0) throw_python_error(py);
+    return r == 1;
+}
+
+Tensor tensor_from_python(Python py, PyObject *obj, dlpack::StreamArg stream) {
+    Tensor t;
+    if (!try_tensor_from_python(py, obj, t, stream)) throw_python_error(py);
+    return t;
+}
+
+bool try_tensor_from_python(Python py, PyObject *obj, Tensor &out, dlpack::StreamArg stream) {
+    const TorchApi &torch = torch_api(py);
+    if (!export_from_torch(py, torch, obj, out)) return false;
+    const DLDevice device = out.device();
+    if (dlpack::has_streams(device.device_type)) {
+        // The data is ready on torch's current stream; the host's stream waits for it.
+        dlpack::synchronize(py, device, dlpack::plan_stream_sync(device, torch_stream(py, torch, device), stream));
+        out = out.on_stream(stream);
+    }
     return true;
 }
 

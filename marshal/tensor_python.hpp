@@ -18,12 +18,15 @@
 #include <Python.h>
 
 #include "../gil/python_token.hpp"
+#include "dlpack_stream.hpp"
 #include "tensor.hpp"
 
 namespace pyb {
 
 // A new reference to a torch.Tensor viewing `tensor`'s memory (a copy for a READ_ONLY
-// tensor under ReadOnlyPolicy::Copy). Imports torch if needed. Throws Error as above.
+// tensor under ReadOnlyPolicy::Copy). Imports torch if needed. On a GPU, torch's current
+// stream first waits for the tensor's ready_stream() (dlpack_stream.hpp). Throws Error as
+// above, PythonError if the stream handshake fails.
 PyObject *tensor_to_python(Python, const Tensor &tensor);
 
 // True if `obj` is a torch.Tensor (only checked once torch has been imported by someone).
@@ -31,12 +34,15 @@ bool is_torch_tensor(Python, PyObject *obj);
 
 // A host view of torch tensor `obj` (borrowed), sharing its memory. Autograd is dropped
 // (the view is data only, like detach()); a lazily conjugated or negated tensor is
-// materialized first (a copy; the view reports is_copied()). Throws PythonError if torch
-// cannot export it.
-Tensor tensor_from_python(Python, PyObject *obj);
+// materialized first (a copy; the view reports is_copied()). On a GPU, `stream` (the
+// host's stream, dlpack_stream.hpp; None: the default stream) waits for torch's current
+// stream, and the view reports it as its ready_stream(). Throws PythonError if torch
+// cannot export the tensor or the stream handshake fails; Error for a stream value the
+// device does not allow.
+Tensor tensor_from_python(Python, PyObject *obj, dlpack::StreamArg stream = std::nullopt);
 
 // As tensor_from_python, but false with the Python error set when DLPack cannot describe
 // the tensor (sparse, meta, nested, ...), for callers that keep such tensors as objects.
-bool try_tensor_from_python(Python, PyObject *obj, Tensor &out);
+bool try_tensor_from_python(Python, PyObject *obj, Tensor &out, dlpack::StreamArg stream = std::nullopt);
 
 }  // namespace pyb

@@ -166,7 +166,7 @@ TEST_F(DLPackProtocol, DunderDlpackKeywordsFollowTheArrayApi) {
               "without a copy, and copy=False was given; ask for max_version=(1, 0) or allow a copy");
     EXPECT_EQ(err("_ro.__dlpack__(dl_device=(2, 0))"),
               "BufferError: pybridge: tensor is on cpu; it cannot be exported to device (2, 0)");
-    EXPECT_EQ(err("_ro.__dlpack__(stream=5)"), "ValueError: pybridge: stream must be None or -1 for a CPU tensor, got 5");
+    EXPECT_EQ(err("_ro.__dlpack__(stream=5)"), "ValueError: pybridge: stream 5 is not valid for a tensor on cpu: this device has no streams pybridge can synchronise (use None or -1)");
     EXPECT_EQ(err("_ro.__dlpack__(stream=-1, max_version=(1, 0))"), "no error");
     // The versioned capsule carries READ_ONLY; a copy carries IS_COPIED and is not the host memory.
     const pyb::Tensor viewed = from_dlpack("_ro.__dlpack__(max_version=(1, 0))");  // a bare capsule
