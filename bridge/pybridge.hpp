@@ -17,6 +17,7 @@
 #include "../marshal/convert.hpp"
 #include "../marshal/dlpack_capsule.hpp"
 #include "../marshal/dlpack_exchange.hpp"
+#include "../marshal/dlpack_stream.hpp"
 #include "../marshal/tensor_object.hpp"
 #include "../marshal/host_function.hpp"
 #include "../marshal/tensor.hpp"

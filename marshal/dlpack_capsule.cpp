@@ -116,9 +116,9 @@ Tensor tensor_from_dlpack(Python py, PyObject *obj, const DLPackRequest &request
             return t.on_stream(request.stream);
         }
     }
-    // The protocol: __dlpack_device__ first, so a stream goes only to a device that has
-    // streams (a CPU producer must get None).
-    std::optional<DLDevice> device = producer_device(py, obj);
+    // The protocol: a stream goes only to a device that has streams (a CPU producer must
+    // get None), so __dlpack_device__ is asked first when there is a stream to pass.
+    const std::optional<DLDevice> device = request.stream ? producer_device(py, obj) : std::nullopt;
     const bool pass_stream = device && dlpack::has_streams(device->device_type);
     if (pass_stream) dlpack::resolve_stream(*device, request.stream);  // a clear error before the producer's
     PyRef method(PyObject_GetAttrString(obj, "__dlpack__"));
