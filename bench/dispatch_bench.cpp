@@ -11,9 +11,12 @@
 //   (d) the host thread taking the GIL itself: PyGILState_Ensure, call, PyGILState_Release
 //       (1 and 4 threads; pybridge's interpreter thread is idle meanwhile);
 //   (e) the call on a thread that already holds the GIL (inside one pybridge call): the
-//       lower bound.
+//       lower bound;
+//   (f) one cache line bounced between two threads: the hardware floor of any round trip
+//       between two threads, which moves with the placement of this VM's vCPUs.
 // Each figure: median of 7 samples after a warm-up (min..max shown). Calls are created and
 // destroyed inside the timing (that is part of their cost).
+#include <gil/futex.hpp>
 #include <gil/interpreter.hpp>
 #include <gil/python_error.hpp>
 
@@ -150,6 +153,34 @@ auto with_thread_state(F &&f) {
     return f();
 }
 
+// (f) The hardware floor of any cross-thread round trip: one cache line bounced between
+// two spinning threads (write, wait for the echo). A queue round trip cannot beat it; how
+// many times it costs says how well the dispatch path uses the cores this run got (on a
+// VM the floor itself moves: vCPUs on one die or on two).
+bench::Stats cacheline_pingpong_us() {
+    struct alignas(64) Line {
+        std::atomic<long> v{0};
+    };
+    Line ping, pong;
+    constexpr long kRounds = 20000;
+    std::atomic<bool> stop{false};
+    std::thread echo([&] {
+        long seen = 0;
+        while (!stop.load(std::memory_order_relaxed)) {
+            const long v = ping.v.load(std::memory_order_acquire);
+            if (v != seen) pong.v.store(seen = v, std::memory_order_release);
+        }
+    });
+    long n = 0;
+    const bench::Stats s = bench::measure_us(7, kRounds, [&] {
+        ping.v.store(++n, std::memory_order_release);
+        while (pong.v.load(std::memory_order_acquire) != n) pyb::futex::cpu_relax();
+    });
+    stop.store(true);
+    echo.join();
+    return s;
+}
+
 void row(const char *label, const bench::Stats &s, const char *unit) {
     std::printf("  %-46s %12.3f %s   (%.3f..%.3f)\n", label, s.median, unit, s.min, s.max);
 }
@@ -188,6 +219,8 @@ int main() {
         const bench::Stats held = interp.call([&](pyb::Python) {
             return bench::measure_us(7, kCalls, [&] { work(1); });
         });
+        // (f) measured next to (a): the floor moves with the vCPUs' placement.
+        const bench::Stats floor = cacheline_pingpong_us();
         // (a) pybridge, 1 host thread.
         const bench::Stats rt1 = bench::measure_us(7, kCalls, [&] {
             if (interp.call([&](pyb::Python) { return work(1); }) < 0) std::abort();
@@ -243,6 +276,8 @@ int main() {
         row("(d) PyGILState_Ensure on the host, 1 thread", ensure1, "us");
         row("(d) PyGILState_Ensure on the host, 4 threads", ensure4, "calls/s");
         row("(e) GIL already held (lower bound)", held, "us");
+        row("(f) cache-line ping-pong, 2 threads (floor)", floor, "us");
+        std::printf("  (a) 1-host round trip = %.2f x (f)\n", rt1.median / floor.median);
 
         report.result(n + "_1host.pybridge", rt1.median, "us");
         report.result(n + "_4host.pybridge", tp4.median, "calls/s");
@@ -251,6 +286,7 @@ int main() {
         report.result(n + "_1host.gilstate", ensure1.median, "us");
         report.result(n + "_4host.gilstate", ensure4.median, "calls/s");
         report.result(n + ".gil_held", held.median, "us");
+        report.result(n + ".cacheline_pingpong", floor.median, "us");
         report.ratio(n + "_1host.pybridge_over_naive", rt1.median / naive.median, "<=", 0.1);
         report.ratio(n + "_1host.pybridge_over_gilstate", rt1.median / ensure1.median, "<=", 3);
         report.ratio(n + "_4host.pybridge_over_gilstate", tp4.median / ensure4.median, ">=", 1);

@@ -8,6 +8,22 @@
 #include "futex.hpp"
 #include "interpreter.hpp"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define PYB_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PYB_ASAN 1
+#endif
+#endif
+#ifdef PYB_ASAN
+#include <sanitizer/asan_interface.h>
+#define PYB_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define PYB_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define PYB_POISON(p, n) ((void)(p), (void)(n))
+#define PYB_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 namespace pyb::detail {
 namespace {
 
@@ -69,7 +85,47 @@ void check_not_interpreter_thread() {
     }
 }
 
+// The node cache: blocks of kBlock bytes, 64-aligned, kept per thread (a node is cached
+// by the thread that frees it: usually the host that waited for it).
+constexpr std::size_t kBlock = 384, kCached = 32;
+struct NodeCache {
+    void *head = nullptr;  // each free block's first word links to the next
+    std::size_t count = 0;
+    ~NodeCache() {
+        while (head) {
+            void *next = *static_cast<void **>(head);
+            ::operator delete(head, std::align_val_t{64});
+            head = next;
+        }
+        count = kCached;  // a node freed later in this thread's exit bypasses the cache
+    }
+};
+thread_local NodeCache t_nodes;
+
 }  // namespace
+
+void *allocate_call_node(std::size_t size, std::size_t align) {
+    if (size > kBlock || align > 64) return ::operator new(size, std::align_val_t{align});
+    if (void *block = t_nodes.head) {
+        t_nodes.head = *static_cast<void **>(block);
+        --t_nodes.count;
+        PYB_UNPOISON(block, kBlock);
+        return block;
+    }
+    return ::operator new(kBlock, std::align_val_t{64});
+}
+
+void free_call_node(void *node, std::size_t size, std::size_t align) noexcept {
+    if (size > kBlock || align > 64 || t_nodes.count >= kCached) {
+        ::operator delete(node, std::align_val_t{size > kBlock || align > 64 ? align : 64});
+        return;
+    }
+    *static_cast<void **>(node) = t_nodes.head;
+    t_nodes.head = node;
+    ++t_nodes.count;
+    // Under ASan a cached node stays "freed": a use after release is still reported.
+    PYB_POISON(static_cast<char *>(node) + sizeof(void *), kBlock - sizeof(void *));
+}
 
 bool CallNode::finish(CallState final_state) noexcept {
     std::uint32_t s = state.load(std::memory_order_relaxed);
@@ -81,16 +137,12 @@ bool CallNode::finish(CallState final_state) noexcept {
 }
 
 bool CallNode::start_running() noexcept {
-    std::uint32_t s = state.load(std::memory_order_relaxed);
-    do {
-        if ((s & kStateMask) != kQueued) return false;
-    } while (!state.compare_exchange_weak(s, kRunning | (s & kWaiterBit), std::memory_order_acq_rel));
-    return true;
+    return !claimed.load(std::memory_order_relaxed) && !claimed.exchange(true, std::memory_order_acq_rel);
 }
 
 bool CallNode::cancel_queued(std::exception_ptr why) noexcept {
-    // Claim the call first (Queued -> Running keeps the loop from starting it), then
-    // publish the error with the final state.
+    // Claim the call first (the loop then never starts it), then publish the error with
+    // the final state.
     if (!start_running()) return false;
     error = std::move(why);
     finish(kCancelled);

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
+#include <new>
 #include <cstdint>
 #include <exception>
 #include <optional>
@@ -23,10 +25,10 @@ struct QueueLink {
     std::atomic<QueueLink *> next{nullptr};
 };
 
-// The state word: a base state in the low bits, plus a bit a sleeping waiter sets.
+// The state word: a base state in the low bits, plus a bit a sleeping waiter sets. Whether
+// a call has started is the `claimed` flag's business, not this word's.
 enum CallState : std::uint32_t {
-    kQueued = 0,
-    kRunning = 1,
+    kPending = 0,  // queued or running
     kSucceeded = 2,
     kFailed = 3,     // error holds the exception
     kCancelled = 4,  // never ran; error holds Cancelled / DeadlineExceeded / InterpreterStopped
@@ -36,15 +38,38 @@ enum CallState : std::uint32_t {
 
 inline bool is_final(std::uint32_t s) { return (s & kStateMask) >= kSucceeded; }
 
+// Call nodes come from a per-thread cache of 64-byte-aligned blocks (call.cpp): no
+// malloc on the hot path, and the cache line layout below holds.
+void *allocate_call_node(std::size_t size, std::size_t align);
+void free_call_node(void *node, std::size_t size, std::size_t align) noexcept;
+
 struct CallNode : QueueLink {
-    std::atomic<std::uint32_t> state{kQueued};
+    static void *operator new(std::size_t size, std::align_val_t align) {
+        return allocate_call_node(size, static_cast<std::size_t>(align));
+    }
+    static void operator delete(void *node, std::size_t size, std::align_val_t align) noexcept {
+        free_call_node(node, size, static_cast<std::size_t>(align));
+    }
+
     std::atomic<std::uint32_t> refs{2};
+    // Set once, by whichever comes first: the loop starting the call or cancel_queued().
+    std::atomic<bool> claimed{false};
     std::atomic<bool> interrupt_requested{false};  // cancel()/deadline while running
     bool is_deadline_interrupt = false;            // written before interrupt_requested
     bool fire_and_forget = false;                  // post(): errors go to the error sink
     std::int64_t deadline_ns = 0;                  // steady_clock time, in ns; 0: none
     std::exception_ptr error;
 
+    // The word waiters spin and sleep on, alone on its cache line: the interpreter thread
+    // writes it once per call (finish), so a spinning host does not pull the line away
+    // between the call's other writes (the claim, the result, the refcount). Between cores
+    // that share no cache, each such steal is a cross-die transfer.
+    alignas(64) std::atomic<std::uint32_t> state{kPending};
+
+private:
+    char state_line_padding_[64 - sizeof(std::atomic<std::uint32_t>)];  // the result starts on the next line
+
+public:
     virtual ~CallNode() = default;
     // Runs the callable on the interpreter thread: stores the result or `error`, and
     // destroys the callable (its captures are released with the GIL). Never throws.
@@ -58,7 +83,7 @@ struct CallNode : QueueLink {
 
     // Moves to a final state and wakes a sleeping waiter. Returns false if already final.
     bool finish(CallState final_state) noexcept;
-    // Queued -> Running, keeping the waiter bit; false if it was cancelled meanwhile.
+    // Claims a queued call for running; false if it was cancelled meanwhile.
     bool start_running() noexcept;
     // Queued -> Cancelled with `why`; false if it already started or finished.
     bool cancel_queued(std::exception_ptr why) noexcept;
