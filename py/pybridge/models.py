@@ -90,3 +90,35 @@ class SentenceEncoder:
 def load_sentence_encoder(path: str | None = None, device: str = "cpu") -> SentenceEncoder:
     """The all-MiniLM-L6-v2 encoder (or the model at `path`)."""
     return SentenceEncoder(path, device)
+
+
+def tiny_gpt2(seed: int = 0, *, vocab_size: int = 1000, n_positions: int = 128, n_embd: int = 64,
+              n_layer: int = 2, n_head: int = 4, initializer_range: float = 0.2):
+    """A small GPT-2 language model built from a config, weights drawn after
+    torch.manual_seed(seed): no download, the same model in every process. The last token
+    id is BOS/EOS. initializer_range is GPT-2's 0.02 x 10: with 0.02 an untrained model's
+    greedy continuation is one token repeated."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    config = GPT2Config(vocab_size=vocab_size, n_positions=n_positions, n_embd=n_embd,
+                        n_layer=n_layer, n_head=n_head, bos_token_id=vocab_size - 1,
+                        eos_token_id=vocab_size - 1, initializer_range=initializer_range)
+    torch.manual_seed(seed)
+    return GPT2LMHeadModel(config).eval()
+
+
+def greedy_generate(model, input_ids, new_tokens: int = 20):
+    """Greedy decoding with model.generate(): input_ids int64 (batch, length) ->
+    int64 (batch, length + new_tokens), the prompt first."""
+    import torch
+
+    with torch.inference_mode():
+        return model.generate(
+            input_ids,
+            attention_mask=torch.ones_like(input_ids),
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            do_sample=False,
+            pad_token_id=model.config.eos_token_id,
+        )
