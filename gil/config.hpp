@@ -6,6 +6,7 @@
 #include <exception>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pyb {
@@ -20,6 +21,28 @@ enum class Finalize {
     Always,  // always Py_FinalizeEx()
     Never,   // never finalize (same steps as Auto with torch loaded)
 };
+
+// Where one piece of Python output came from (see InterpreterConfig::output_sink).
+enum class OutputSource {
+    Stdout,   // sys.stdout.write (print)
+    Stderr,   // sys.stderr.write (tracebacks printed by Python, tqdm's progress bar)
+    Logging,  // a `logging` record (level: its levelno; name: the logger's name)
+    Warnings, // a `warnings` message (level 30; name: the category, e.g. DeprecationWarning)
+};
+
+struct OutputRecord {
+    OutputSource source;
+    int level;              // logging's numbers: 20 (INFO) for stdout, 40 (ERROR) for stderr
+    std::string_view name;  // logger or warning category; empty for stdout/stderr
+    std::string_view text;  // UTF-8; stdout/stderr: a line with its '\n', a "\r..." redraw
+                            // (progress bars), or what a flush found
+};
+
+// Receives Python's output (output_sink). Called with the GIL held on whichever thread
+// wrote (the interpreter thread, or a thread Python started): it must be thread-safe, quick,
+// must not throw (an exception is printed to stderr and dropped) and must not call pybridge
+// (the interpreter thread may be waiting for the GIL it holds).
+using OutputSink = std::function<void(const OutputRecord &)>;
 
 struct InterpreterConfig {
     // Python executable of the virtual environment to use, e.g. "/path/venv/bin/python".
@@ -54,6 +77,17 @@ struct InterpreterConfig {
     std::function<void(std::exception_ptr)> error_sink;
 
     Finalize finalize = Finalize::Auto;
+
+    // Python's output (py/pybridge/output.py). With route_python_output (the default),
+    // sys.stdout and sys.stderr are replaced at start by streams that write into the C
+    // runtime's `stdout` / `stderr` (fwrite): Python's output and the host's printf share one
+    // buffer, so they appear in the order they were written; isatty()/fileno() are the real
+    // descriptors' (tqdm draws its bar on a terminal). If output_sink is set, stdout/stderr
+    // writes, `logging` records (a handler on the root logger; levels are not changed) and
+    // `warnings` go to the sink instead. route_python_output = false leaves CPython's own
+    // streams (and ignores output_sink). Needs pybridge's Python package on sys.path.
+    bool route_python_output = true;
+    OutputSink output_sink;
 };
 
 }  // namespace pyb

@@ -21,6 +21,7 @@
 #include "futex.hpp"
 #include "host_error.hpp"
 #include "interrupt.hpp"
+#include "output.hpp"
 #include "python_error.hpp"
 #include "release_pool_control.hpp"
 
@@ -442,6 +443,7 @@ void Interpreter::thread_main(InterpreterState *state) {
             prepend_sys_path(py, state->config);
             detail::interrupt::open(py, state->config.sigint_interrupts_call);
             create_host_error_type(py);
+            if (state->config.route_python_output) detail::output::install(py, state->config);
         } catch (...) {
             pybind11::finalize_interpreter();
             throw;
@@ -470,6 +472,7 @@ void Interpreter::thread_main(InterpreterState *state) {
 
     release_pool::control::close(py);
     detail::interrupt::close(py);
+    detail::output::uninstall();  // the config (and its sink) is not used after this
     g_state.store(nullptr);
     const bool finalize = state->config.finalize == Finalize::Always ||
                           (state->config.finalize == Finalize::Auto && !torch_loaded());
