@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
+#include <dlfcn.h>
 #include <thread>
 #include <vector>
 
@@ -149,6 +150,17 @@ void check_venv_matches(const std::string &executable) {
     }
 }
 
+// A host may load pybridge as a plugin with dlopen(RTLD_LOCAL): libpython's symbols are
+// then invisible to the C extension modules CPython loads later (numpy, _decimal), which
+// expect to find them globally. Re-opening the already-loaded libpython with RTLD_GLOBAL
+// (RTLD_NOLOAD: never a second copy) makes them visible. Nothing to do when libpython is
+// linked into the executable itself.
+void make_libpython_symbols_global() {
+    Dl_info info{};
+    if (!::dladdr(reinterpret_cast<void *>(&Py_InitializeFromConfig), &info) || !info.dli_fname) return;
+    if (void *self = ::dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL)) ::dlclose(self);
+}
+
 void init_python(const InterpreterConfig &cfg) {
     const std::string executable = resolve_python_executable(cfg);
     if (executable.empty()) {
@@ -161,6 +173,7 @@ void init_python(const InterpreterConfig &cfg) {
     }
     if (cfg.argv.empty()) throw Error("pybridge: InterpreterConfig::argv must not be empty");
     check_venv_matches(executable);
+    make_libpython_symbols_global();
 
     PyConfig config;
     if (cfg.isolated) {
