@@ -125,6 +125,7 @@ std::string text_of(Python py, PyObject *s) {
 
 }  // namespace
 
+Bridge::Bridge() : Bridge(config_from_environment()) {}
 Bridge::Bridge(InterpreterConfig config) : interp_(std::move(config)) {}
 
 ObjectRef Bridge::import(std::string_view module) {

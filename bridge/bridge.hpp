@@ -29,9 +29,13 @@ namespace pyb {
 
 class Bridge {
 public:
-    // Starts the interpreter (see InterpreterConfig for the environment it uses).
-    // Throws Error if it cannot start.
-    explicit Bridge(InterpreterConfig config = {});
+    // Starts the interpreter with the defaults and the PYBRIDGE_* environment variables
+    // (config_from_environment() in gil/config.hpp). Throws Error if it cannot start or an
+    // environment variable has a value it cannot use.
+    Bridge();
+    // Starts the interpreter with exactly `config` (no environment variables but
+    // PYBRIDGE_PYTHON, used when config.python_executable is empty).
+    explicit Bridge(InterpreterConfig config);
 
     // The interpreter, for custom work: bridge.interpreter().call([](pyb::Python py) {...}).
     Interpreter &interpreter() noexcept { return interp_; }

@@ -90,4 +90,18 @@ struct InterpreterConfig {
     OutputSink output_sink;
 };
 
+// `base` with the PYBRIDGE_* environment variables applied (unset ones change nothing):
+//   PYBRIDGE_PYTHON     python_executable (a venv's bin/python, or a Python installation's)
+//   PYBRIDGE_SYS_PATH   entries appended to extra_sys_path, ':'-separated
+//   PYBRIDGE_ISOLATED   isolated: 1/0 (also true/false, yes/no)
+//   PYBRIDGE_ARGV       sys.argv, whitespace-separated words
+//   PYBRIDGE_SIGNALS    host (no Python handlers) | python (install_signal_handlers) |
+//                       call (sigint_interrupts_call)
+//   PYBRIDGE_OUTPUT     host (route_python_output) | python (CPython's own streams)
+//   PYBRIDGE_FINALIZE   auto | always | never
+// The output sink and error sink are callbacks: code only. Throws Error naming the
+// variable and the accepted values for a value it cannot use. Any thread (reads the
+// environment; do not setenv concurrently). Bridge's default constructor uses it.
+InterpreterConfig config_from_environment(InterpreterConfig base = {});
+
 }  // namespace pyb
