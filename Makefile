@@ -11,7 +11,7 @@ PYTHON := $(VENV)/bin/python
 CMAKE := $(VENV)/bin/cmake
 CTEST := $(VENV)/bin/ctest
 
-.PHONY: all setup venv build demo test tsan asan fuzz bench clean
+.PHONY: all setup venv build demo test tsan asan fuzz bench doctor classify clean
 
 all: build
 
@@ -25,6 +25,14 @@ build: setup
 
 demo: build
 	HF_HUB_OFFLINE=1 $(BUILD)/examples/sentence_similarity
+
+# What the embedded Python is, and whether it works: the first thing to run when something is wrong.
+doctor: build
+	$(BUILD)/tools/pybridge doctor
+
+# ResNet-18 on scikit-image's sample photos (random weights unless WEIGHTS=file.pth/.safetensors).
+classify: build
+	$(BUILD)/examples/classify_images $(if $(WEIGHTS),--weights $(WEIGHTS))
 
 test: build
 	$(CTEST) --test-dir $(BUILD) --output-on-failure
