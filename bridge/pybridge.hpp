@@ -24,3 +24,4 @@
 #include "../marshal/tensor_python.hpp"
 #include "../marshal/value.hpp"
 #include "bridge.hpp"
+#include "op.hpp"
