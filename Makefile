@@ -64,6 +64,7 @@ bench: build
 	$(BUILD)/bench/dispatch_bench
 	$(BUILD)/bench/marshal_bench
 	$(BUILD)/bench/dlpack_bench
+	$(BUILD)/bench/op_bench
 	HF_HUB_OFFLINE=1 $(BUILD)/bench/model_bench
 
 clean:
