@@ -129,6 +129,7 @@ int main() {
     report.result("op.sdpa.pybridge", attention.host.median, "us");
     report.result("op.sdpa.plain_python", attention.python.median, "us");
     report.ratio("op.add16.pybridge_over_plain_python", exchange.host.median / exchange.python.median, "<=", 2);
+    report.ratio("op.add16.handles_over_plain_python", handles.host.median / handles.python.median, "<=", 2);
     report.ratio("op.add16.exchange_over_dunder_dlpack", exchange.host.median / dunder.host.median, "<=", 0.9);
     report.ratio("op.sdpa.pybridge_over_plain_python", attention.host.median / attention.python.median, "<=", 1.05);
     py.stop();
