@@ -1,0 +1,386 @@
+/* The C ABI (bridge/pybridge.h) from a C99 program: every exported function is called at
+ * least once (tests/c/check_abi.sh checks that against the exported symbol list), with
+ * real values checked, plus misuse: NULL handles, wrong kinds, out-of-range indices,
+ * double waits, use after stop. Run under AddressSanitizer + LeakSanitizer by `make asan`.
+ * No torch here (LeakSanitizer and torch's process-lifetime allocations do not mix):
+ * examples/c_host runs a real model through the same ABI. */
+#include <pybridge.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+#define CHECK(cond)                                                                       \
+    do {                                                                                  \
+        if (!(cond)) {                                                                    \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);      \
+            const pyb_error *e_ = pyb_last_error();                                       \
+            if (e_) fprintf(stderr, "  last error: [%d] %s: %s\n", (int)pyb_error_status(e_), \
+                            pyb_error_type(e_), pyb_error_message(e_));                   \
+            ++failures;                                                                   \
+        }                                                                                 \
+    } while (0)
+#define OK(call) CHECK((call) == PYB_OK)
+
+/* A string value's text equals `want`. */
+static int str_is(const pyb_value *v, const char *want) {
+    const char *data = NULL;
+    size_t size = 0;
+    return pyb_value_str(v, &data, &size) == PYB_OK && size == strlen(want) && memcmp(data, want, size) == 0;
+}
+
+static int last_message_contains(const char *part) {
+    const pyb_error *e = pyb_last_error();
+    return e && strstr(pyb_error_message(e), part) != NULL;
+}
+
+/* ---- host function: adds its int arguments; counts destroys ---- */
+static int destroyed = 0;
+static pyb_status add_ints(void *user, const pyb_value *const *args, size_t nargs, pyb_value **result) {
+    int64_t total = *(int64_t *)user, x = 0;
+    for (size_t i = 0; i < nargs; ++i) {
+        pyb_status st = pyb_value_int(args[i], &x);
+        if (st != PYB_OK) return st; /* the last error (wrong kind) becomes a HostError */
+        total += x;
+    }
+    *result = pyb_int(total);
+    return PYB_OK;
+}
+static void destroy_user(void *user) {
+    free(user);
+    ++destroyed;
+}
+
+/* ---- a host tensor whose deleter counts ---- */
+static int tensor_deleted = 0;
+typedef struct {
+    DLManagedTensorVersioned managed;
+    int64_t shape[2];
+    float data[6];
+} HostTensor;
+static void host_tensor_deleter(DLManagedTensorVersioned *self) {
+    free(self->manager_ctx);
+    ++tensor_deleted;
+}
+static DLManagedTensorVersioned *new_host_tensor(void) {
+    HostTensor *t = calloc(1, sizeof *t);
+    t->managed.version.major = DLPACK_MAJOR_VERSION;
+    t->managed.version.minor = DLPACK_MINOR_VERSION;
+    t->managed.manager_ctx = t;
+    t->managed.deleter = host_tensor_deleter;
+    t->shape[0] = 2;
+    t->shape[1] = 3;
+    for (int i = 0; i < 6; ++i) t->data[i] = (float)i * 1.5f;
+    t->managed.dl_tensor.data = t->data;
+    t->managed.dl_tensor.device.device_type = kDLCPU;
+    t->managed.dl_tensor.ndim = 2;
+    t->managed.dl_tensor.dtype.code = kDLFloat;
+    t->managed.dl_tensor.dtype.bits = 32;
+    t->managed.dl_tensor.dtype.lanes = 1;
+    t->managed.dl_tensor.shape = t->shape;
+    return &t->managed;
+}
+
+/* ---- completion callback ---- */
+static void on_done(void *user) { *(int *)user += 1; }
+
+static void versions(void) {
+    CHECK(strcmp(pyb_version(), "0.1.0") == 0);
+    CHECK(pyb_abi_version() == PYB_ABI_VERSION);
+}
+
+static void values(void) {
+    pyb_value *none = pyb_none(), *b = pyb_bool(1), *i = pyb_int(-42), *f = pyb_float(2.5);
+    pyb_value *s = pyb_str("h\xc3\xa9llo", 6), *by = pyb_bytes("\0\1\2", 3), *sym = pyb_symbol("f32");
+    CHECK(pyb_value_kind(none) == PYB_KIND_NONE && pyb_value_kind(NULL) == PYB_KIND_NONE);
+    int bv = 0;
+    int64_t iv = 0;
+    double fv = 0;
+    OK(pyb_value_bool(b, &bv));
+    CHECK(bv == 1);
+    OK(pyb_value_int(i, &iv));
+    CHECK(iv == -42);
+    OK(pyb_value_float(f, &fv));
+    CHECK(fv == 2.5);
+    OK(pyb_value_float(i, &fv)); /* an int reads as a float */
+    CHECK(fv == -42.0);
+    CHECK(str_is(s, "h\xc3\xa9llo") && str_is(sym, "f32") && pyb_value_kind(sym) == PYB_KIND_SYMBOL);
+    const char *data = NULL;
+    size_t size = 0;
+    OK(pyb_value_str(by, &data, &size));
+    CHECK(size == 3 && data[2] == 2);
+    /* wrong kinds and bad input */
+    CHECK(pyb_value_int(s, &iv) == PYB_ERROR_KIND && last_message_contains("expected an int, got a str value"));
+    CHECK(pyb_value_bool(NULL, &bv) == PYB_ERROR_ARGUMENT && last_message_contains("value is NULL"));
+    CHECK(pyb_str("\xff", 1) == NULL && pyb_error_status(pyb_last_error()) == PYB_ERROR_ARGUMENT);
+    pyb_error_clear();
+    CHECK(pyb_last_error() == NULL);
+
+    /* containers */
+    pyb_value *list = pyb_list(), *tuple = pyb_tuple(), *dict = pyb_dict();
+    OK(pyb_append(list, pyb_int(1)));
+    OK(pyb_append(list, pyb_str("two", 3)));
+    OK(pyb_append(tuple, pyb_float(3.0)));
+    OK(pyb_dict_set(dict, pyb_str("k", 1), pyb_int(7)));
+    CHECK(pyb_append(dict, pyb_int(1)) == PYB_ERROR_KIND); /* item consumed even so */
+    CHECK(pyb_dict_set(list, pyb_int(1), pyb_int(2)) == PYB_ERROR_KIND);
+    size_t n = 0;
+    OK(pyb_value_len(list, &n));
+    CHECK(n == 2);
+    pyb_value *item = NULL, *key = NULL;
+    OK(pyb_value_item(list, 1, &item));
+    CHECK(str_is(item, "two"));
+    pyb_value_free(item);
+    CHECK(pyb_value_item(list, 2, &item) == PYB_ERROR_ARGUMENT && item == NULL &&
+          last_message_contains("index 2 out of range (size 2)"));
+    OK(pyb_value_dict_entry(dict, 0, &key, &item));
+    CHECK(str_is(key, "k") && pyb_value_int(item, &iv) == PYB_OK && iv == 7);
+    pyb_value_free(key);
+    pyb_value_free(item);
+    pyb_value *copy = pyb_value_copy(tuple);
+    CHECK(pyb_value_kind(copy) == PYB_KIND_TUPLE);
+    pyb_value_free(copy);
+
+    /* tensors: in (owned), out (a new managed tensor sharing the memory) */
+    pyb_value *tensor = NULL;
+    OK(pyb_tensor(new_host_tensor(), &tensor));
+    CHECK(pyb_value_kind(tensor) == PYB_KIND_TENSOR);
+    DLManagedTensorVersioned *out = NULL;
+    OK(pyb_value_tensor(tensor, &out));
+    CHECK(out && out->dl_tensor.ndim == 2 && out->dl_tensor.shape[1] == 3 &&
+          ((float *)out->dl_tensor.data)[5] == 7.5f);
+    pyb_value_free(tensor);
+    CHECK(tensor_deleted == 0); /* `out` still uses it */
+    out->deleter(out);
+    CHECK(tensor_deleted == 1);
+    DLManagedTensorVersioned *bad = new_host_tensor();
+    bad->dl_tensor.dtype.lanes = 4;
+    CHECK(pyb_tensor(bad, &tensor) == PYB_ERROR_ARGUMENT && last_message_contains("dtype lanes != 1"));
+    CHECK(tensor_deleted == 2); /* consumed even when refused */
+
+    pyb_value *values_[] = {none, b, i, f, s, by, sym, list, tuple, dict};
+    for (size_t k = 0; k < sizeof values_ / sizeof *values_; ++k) pyb_value_free(values_[k]);
+    pyb_value_free(NULL);
+}
+
+static void calls(pyb_interpreter *py) {
+    pyb_object *math = NULL, *sqrt_fn = NULL;
+    OK(pyb_import(py, "math", &math));
+    pyb_value *pi = NULL;
+    OK(pyb_getattr(py, math, "pi", &pi));
+    double v = 0;
+    OK(pyb_value_float(pi, &v));
+    CHECK(fabs(v - 3.14159265358979) < 1e-12);
+    OK(pyb_getattr_object(py, math, "sqrt", &sqrt_fn));
+    pyb_value *two = pyb_float(2.0), *r = NULL;
+    const pyb_value *args[] = {two};
+    OK(pyb_call(py, sqrt_fn, args, 1, NULL, NULL, 0, &r));
+    OK(pyb_value_float(r, &v));
+    CHECK(fabs(v - 1.41421356237) < 1e-9);
+    pyb_value_free(r);
+
+    /* keywords: int('ff', base=16) */
+    pyb_object *int_type = NULL;
+    OK(pyb_exec(py, "import builtins\n"));
+    pyb_value *ff = pyb_str("ff", 2), *base = pyb_int(16);
+    OK(pyb_eval(py, "builtins", &r));
+    OK(pyb_value_object(r, &int_type)); /* the module, as an object */
+    pyb_value_free(r);
+    pyb_object *int_fn = NULL;
+    OK(pyb_getattr_object(py, int_type, "int", &int_fn));
+    const char *kwnames[] = {"base"};
+    const pyb_value *pos[] = {ff}, *kw[] = {base};
+    OK(pyb_call(py, int_fn, pos, 1, kwnames, kw, 1, &r));
+    int64_t iv = 0;
+    OK(pyb_value_int(r, &iv));
+    CHECK(iv == 255);
+    pyb_value_free(r);
+
+    /* objects: a result kept in Python, an object passed back, setattr */
+    OK(pyb_exec(py, "class Box:\n    pass\n"));
+    pyb_object *box_type = NULL, *box = NULL;
+    OK(pyb_eval(py, "Box", &r));
+    OK(pyb_value_object(r, &box_type));
+    pyb_value_free(r);
+    OK(pyb_call_object(py, box_type, NULL, 0, NULL, NULL, 0, &box));
+    pyb_value *seven = pyb_int(7);
+    OK(pyb_setattr(py, box, "size", seven));
+    OK(pyb_getattr(py, box, "size", &r));
+    CHECK(pyb_value_int(r, &iv) == PYB_OK && iv == 7);
+    pyb_value_free(r);
+    pyb_value *box_value = pyb_object_value(box);
+    CHECK(pyb_value_kind(box_value) == PYB_KIND_OBJECT);
+
+    /* Python errors: type, message, traceback; SystemExit keeps the host running */
+    CHECK(pyb_exec(py, "def f():\n    raise ValueError('bad shape')\nf()\n") == PYB_ERROR_PYTHON);
+    const pyb_error *e = pyb_last_error();
+    CHECK(strcmp(pyb_error_type(e), "ValueError") == 0 && strcmp(pyb_error_message(e), "bad shape") == 0);
+    CHECK(strstr(pyb_error_traceback(e), "in f") != NULL);
+    int code = 0;
+    CHECK(pyb_error_exit_code(e, &code) == 0);
+    CHECK(pyb_exec(py, "import sys; sys.exit(3)") == PYB_ERROR_PYTHON);
+    CHECK(pyb_error_exit_code(pyb_last_error(), &code) == 1 && code == 3);
+    CHECK(pyb_getattr(py, math, "nope", &r) == PYB_ERROR_PYTHON && r == NULL &&
+          strcmp(pyb_error_type(pyb_last_error()), "AttributeError") == 0);
+    CHECK(pyb_call(py, NULL, NULL, 0, NULL, NULL, 0, &r) == PYB_ERROR_ARGUMENT);
+    CHECK(pyb_call(py, sqrt_fn, NULL, 1, NULL, NULL, 0, &r) == PYB_ERROR_ARGUMENT &&
+          last_message_contains("args is NULL but nargs is 1"));
+
+    /* a host function called from Python; its user data destroyed once */
+    int64_t *offset = malloc(sizeof *offset);
+    *offset = 100;
+    pyb_value *fn = pyb_function("add_ints", add_ints, offset, destroy_user);
+    CHECK(pyb_value_kind(fn) == PYB_KIND_FUNCTION);
+    pyb_object *caller = NULL;
+    OK(pyb_eval(py, "lambda f: f(1, 2, 3)", &r));
+    OK(pyb_value_object(r, &caller));
+    pyb_value_free(r);
+    const pyb_value *fargs[] = {fn};
+    OK(pyb_call(py, caller, fargs, 1, NULL, NULL, 0, &r));
+    CHECK(pyb_value_int(r, &iv) == PYB_OK && iv == 106);
+    pyb_value_free(r);
+    pyb_object *bad_caller = NULL;
+    OK(pyb_eval(py, "lambda f: f('x')", &r));
+    OK(pyb_value_object(r, &bad_caller));
+    pyb_value_free(r);
+    /* Its failure is a pybridge.HostError inside Python (catchable there) ... */
+    pyb_object *catcher = NULL;
+    OK(pyb_exec(py, "def catch(f):\n    try:\n        f('x')\n    except Exception as e:\n"
+                    "        return type(e).__name__ + ': ' + str(e)\n"));
+    OK(pyb_eval(py, "catch", &r));
+    OK(pyb_value_object(r, &catcher));
+    pyb_value_free(r);
+    OK(pyb_call(py, catcher, fargs, 1, NULL, NULL, 0, &r));
+    CHECK(str_is(r, "HostError: pybridge: expected an int, got a str value"));
+    pyb_value_free(r);
+    pyb_object_free(catcher);
+    /* ... and, uncaught, comes back to the host as a host error with its message. */
+    CHECK(pyb_call(py, bad_caller, fargs, 1, NULL, NULL, 0, &r) == PYB_ERROR_HOST &&
+          last_message_contains("expected an int, got a str value"));
+    pyb_value_free(fn);
+    OK(pyb_exec(py, "import gc; gc.collect()"));
+    CHECK(destroyed == 1);
+
+    pyb_value *frees[] = {pi, two, ff, base, seven, box_value};
+    for (size_t k = 0; k < sizeof frees / sizeof *frees; ++k) pyb_value_free(frees[k]);
+    pyb_object *objs[] = {math, sqrt_fn, int_type, int_fn, box_type, box, caller, bad_caller};
+    for (size_t k = 0; k < sizeof objs / sizeof *objs; ++k) pyb_object_free(objs[k]);
+}
+
+static void futures(pyb_interpreter *py) {
+    pyb_object *sleep_fn = NULL, *time_mod = NULL;
+    OK(pyb_import(py, "time", &time_mod));
+    OK(pyb_getattr_object(py, time_mod, "sleep", &sleep_fn));
+    pyb_value *short_sleep = pyb_float(0.05), *long_sleep = pyb_float(30.0), *r = NULL;
+    const pyb_value *a1[] = {short_sleep}, *a2[] = {long_sleep};
+
+    pyb_future *fut = NULL;
+    int calls_done = 0;
+    OK(pyb_call_async(py, sleep_fn, a1, 1, NULL, NULL, 0, &fut));
+    OK(pyb_future_on_complete(fut, on_done, &calls_done));
+    CHECK(pyb_future_on_complete(fut, on_done, &calls_done) == PYB_ERROR_ARGUMENT); /* one per future */
+    CHECK(pyb_future_wait_for(fut, 0.0, &r) == PYB_ERROR_TIMEOUT && r == NULL);
+    OK(pyb_future_wait(fut, &r));
+    CHECK(pyb_value_kind(r) == PYB_KIND_NONE && pyb_future_poll(fut) == 1);
+    CHECK(calls_done == 1);
+    CHECK(pyb_future_wait(fut, &r) == PYB_ERROR_ARGUMENT); /* once */
+    pyb_value_free(r);
+    pyb_future_free(fut);
+
+    /* a running call interrupted (at its next bytecode), a queued one never run */
+    pyb_future *running = NULL, *queued = NULL;
+    pyb_object *spin = NULL;
+    int queued_done = 0;
+    OK(pyb_exec(py, "def spin():\n    while True:\n        pass\n"));
+    OK(pyb_eval(py, "spin", &r));
+    OK(pyb_value_object(r, &spin));
+    pyb_value_free(r);
+    OK(pyb_call_async(py, spin, NULL, 0, NULL, NULL, 0, &running));
+    OK(pyb_call_async(py, sleep_fn, a2, 1, NULL, NULL, 0, &queued));
+    OK(pyb_future_on_complete(queued, on_done, &queued_done));
+    int was_queued = -1;
+    OK(pyb_future_cancel(queued, &was_queued));
+    CHECK(was_queued == 1);
+    CHECK(pyb_future_wait_for(running, 0.2, NULL) == PYB_ERROR_TIMEOUT); /* it is running */
+    OK(pyb_future_cancel(running, &was_queued));
+    CHECK(was_queued == 0);
+    CHECK(pyb_future_wait(running, &r) == PYB_ERROR_CANCELLED);
+    CHECK(pyb_future_wait(queued, &r) == PYB_ERROR_CANCELLED);
+    OK(pyb_exec(py, "pass")); /* the loop discards the cancelled call before this one */
+    CHECK(queued_done == 1);
+    pyb_future_free(running);
+    pyb_future_free(queued);
+    pyb_object_free(spin);
+    pyb_future_free(NULL);
+    pyb_value_free(short_sleep);
+    pyb_value_free(long_sleep);
+    pyb_object_free(sleep_fn);
+    pyb_object_free(time_mod);
+}
+
+static void ops(pyb_interpreter *py) {
+    pyb_op *hypot = NULL, *op_bad = NULL;
+    OK(pyb_op_resolve(py, "math.hypot", &hypot));
+    pyb_value *three = pyb_int(3), *four = pyb_int(4), *r = NULL;
+    const pyb_value *args[] = {three, four};
+    OK(pyb_op_call(hypot, args, 2, NULL, NULL, 0, &r));
+    double v = 0;
+    CHECK(pyb_value_float(r, &v) == PYB_OK && v == 5.0);
+    pyb_value_free(r);
+    pyb_object *obj = NULL;
+    OK(pyb_op_call_object(hypot, args, 2, NULL, NULL, 0, &obj));
+    pyb_object_free(obj);
+    CHECK(pyb_op_resolve(py, "math.nope", &op_bad) == PYB_ERROR_PYTHON && op_bad == NULL &&
+          strcmp(pyb_error_type(pyb_last_error()), "AttributeError") == 0);
+    OK(pyb_grad_mode_push(PYB_GRAD_DISABLED));
+    OK(pyb_grad_mode_pop());
+    CHECK(pyb_grad_mode_pop() == PYB_ERROR_ARGUMENT);
+    CHECK(pyb_grad_mode_push((pyb_grad_mode)9) == PYB_ERROR_ARGUMENT);
+    pyb_op_free(hypot);
+    pyb_op_free(NULL);
+    pyb_value_free(three);
+    pyb_value_free(four);
+}
+
+static void *from_another_thread(void *arg) {
+    pyb_value *r = NULL;
+    if (pyb_eval((pyb_interpreter *)arg, "6 * 7", &r) != PYB_OK) return NULL;
+    int64_t v = 0;
+    pyb_value_int(r, &v);
+    pyb_value_free(r);
+    return v == 42 ? arg : NULL;
+}
+
+int main(void) {
+    versions();
+    values();
+    pyb_interpreter *py = NULL;
+    CHECK(pyb_start("/nonexistent/python", &py) == PYB_ERROR_HOST && py == NULL &&
+          last_message_contains("'/nonexistent/python' cannot be used"));
+    OK(pyb_start(NULL, &py));
+    calls(py);
+    futures(py);
+    ops(py);
+    pthread_t t;
+    void *ok = NULL;
+    pthread_create(&t, NULL, from_another_thread, py);
+    pthread_join(t, &ok);
+    CHECK(ok == py);
+    OK(pyb_stop(py));
+    OK(pyb_stop(py)); /* idempotent */
+    pyb_value *r = NULL;
+    CHECK(pyb_eval(py, "1", &r) == PYB_ERROR_STOPPED && r == NULL);
+    pyb_interpreter *again = NULL;
+    CHECK(pyb_start(NULL, &again) != PYB_OK && again == NULL); /* one interpreter per process */
+    pyb_interpreter_free(py);
+    pyb_interpreter_free(NULL);
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("C ABI: all checks passed\n");
+    return 0;
+}
