@@ -43,12 +43,15 @@ tsan: setup
 	$(CMAKE) --build build-tsan --target pybridge_gil_tests
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build-tsan/tests/pybridge_gil_tests
 
-# The gil/ tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The gil/ tests, the DLPack and value suites, and the C ABI test (with LeakSanitizer) under
+# AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: setup
 	$(CMAKE) --preset asan -DPYBRIDGE_PYTHON=$(PYTHON) -DCMAKE_MAKE_PROGRAM=$(VENV)/bin/ninja
-	$(CMAKE) --build build-asan --target pybridge_gil_tests pybridge_tests
+	$(CMAKE) --build build-asan --target pybridge_gil_tests pybridge_tests pybridge_c_tests
 	ASAN_OPTIONS="detect_leaks=0" UBSAN_OPTIONS="print_stacktrace=1" build-asan/tests/pybridge_gil_tests
 	ASAN_OPTIONS="detect_leaks=0" UBSAN_OPTIONS="print_stacktrace=1" build-asan/tests/pybridge_tests --gtest_filter='DLPack*:Values.*'
+	ASAN_OPTIONS="detect_leaks=1" LSAN_OPTIONS="suppressions=$(CURDIR)/tests/c/lsan.supp" UBSAN_OPTIONS="print_stacktrace=1" \
+	  build-asan/tests/pybridge_c_tests
 
 # The marshalling fuzzer (libFuzzer + ASan/UBSan, clang) for FUZZ_SECONDS over the seed corpus.
 FUZZ_SECONDS ?= 60

@@ -15,7 +15,7 @@ venv="${PYBRIDGE_VENV:-$cache/venv}"
 log() { echo "[bootstrap] $*" >&2; }
 
 # --- 1. Debian packages -----------------------------------------------------------------
-apt_packages=(g++ make libgtest-dev clang libclang-rt-14-dev)
+apt_packages=(g++ make libgtest-dev clang libclang-rt-14-dev pkgconf)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
