@@ -69,7 +69,8 @@ typedef enum pyb_status {
     PYB_ERROR_TIMEOUT = 6,   /* pyb_future_wait_for: not ready in time (the call goes on) */
     PYB_ERROR_DEADLOCK = 7,  /* waiting on the interpreter thread for a call queued behind it */
     PYB_ERROR_HOST = 8,      /* a host function failed, or another host-side error */
-    PYB_ERROR_MEMORY = 9     /* out of memory */
+    PYB_ERROR_MEMORY = 9,    /* out of memory */
+    PYB_STATUS_FORCE_INT = 0x7FFFFFFF /* keeps the enum int-sized: any value is valid to pass */
 } pyb_status;
 
 typedef struct pyb_error pyb_error;
@@ -128,7 +129,8 @@ typedef enum pyb_kind {
     PYB_KIND_SYMBOL = 12,
     PYB_KIND_TENSOR = 13,
     PYB_KIND_FUNCTION = 14,
-    PYB_KIND_OBJECT = 15
+    PYB_KIND_OBJECT = 15,
+    PYB_KIND_FORCE_INT = 0x7FFFFFFF
 } pyb_kind;
 
 /* Constructors: a new value the caller frees with pyb_value_free; NULL only when out of
@@ -267,7 +269,8 @@ typedef enum pyb_grad_mode {
     PYB_GRAD_INHERIT = 0,   /* the interpreter thread's own mode */
     PYB_GRAD_ENABLED = 1,   /* torch.enable_grad */
     PYB_GRAD_DISABLED = 2,  /* torch.no_grad */
-    PYB_GRAD_INFERENCE = 3  /* torch.inference_mode */
+    PYB_GRAD_INFERENCE = 3, /* torch.inference_mode */
+    PYB_GRAD_FORCE_INT = 0x7FFFFFFF
 } pyb_grad_mode;
 
 /* Op calls made by the calling thread run under `mode` until the matching pop (scopes
