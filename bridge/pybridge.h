@@ -97,10 +97,11 @@ PYB_API int pyb_error_exit_code(const pyb_error *error, int *code);
 typedef struct pyb_interpreter pyb_interpreter;
 
 /* Starts CPython on its own thread. `python_executable`: the bin/python of the virtual
- * environment to use; NULL: the PYBRIDGE_* environment variables, else the environment
- * pybridge was built with. One interpreter per process: a second start, or a start after
- * pyb_stop, fails with PYB_ERROR_STOPPED. Errors: PYB_ERROR_HOST with the reason (a
- * missing executable, a venv of another Python). */
+ * environment to use (a venv made from the Python whose libpython pybridge links, or that
+ * Python itself); NULL: the PYBRIDGE_* environment variables, else the environment pybridge
+ * was built with. Errors: PYB_ERROR_HOST with the reason — a missing or unusable executable,
+ * a venv of another Python, and also a second start in the process (one interpreter per
+ * process; a start after pyb_stop included): the message says which. */
 PYB_API pyb_status pyb_start(const char *python_executable, pyb_interpreter **out);
 /* Stops the interpreter: queued calls fail with PYB_ERROR_STOPPED, later calls too.
  * Idempotent. Not from inside a call (a host function): PYB_ERROR_DEADLOCK. */
@@ -162,7 +163,9 @@ PYB_API pyb_value *pyb_object_value(const pyb_object *object);
 /* A host function Python can call: `fn(user, args, nargs, &result)` runs on the interpreter
  * thread (it may call pybridge again: re-entrant calls run inline). `args` are borrowed for
  * the call; on PYB_OK *result is a new value (consumed; NULL means None). Any other status
- * raises pybridge.HostError in Python with pyb_last_error's message if set. `destroy(user)`
+ * raises pybridge.HostError in Python ("host function 'NAME' failed (status N): <the last
+ * error's message>"); if Python does not catch it, the host's call that led there returns
+ * PYB_ERROR_HOST with that message. `destroy(user)`
  * (may be NULL) runs once when Python and the host have dropped the function, on any
  * thread. */
 typedef pyb_status (*pyb_host_fn)(void *user, const pyb_value *const *args, size_t nargs, pyb_value **result);

@@ -67,6 +67,12 @@ struct InterpreterConfig {
     // default: the host keeps its handlers.
     bool install_signal_handlers = false;
 
+    // Ignore SIGPIPE, as CPython does when it installs its handlers, if the host left it at
+    // its default: a Python write to a closed pipe then raises BrokenPipeError instead of
+    // killing the process (the host's own writes then fail with EPIPE too). Child processes
+    // started by subprocess get the default back.
+    bool ignore_sigpipe = true;
+
     // Route SIGINT to the running call only: pybridge installs a SIGINT handler that raises
     // KeyboardInterrupt in the call running at that moment (nothing happens when idle), and
     // restores the previous handler at stop(). Off by default.

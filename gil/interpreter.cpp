@@ -125,28 +125,63 @@ std::string resolve_python_executable(const InterpreterConfig &config) {
     return PYBRIDGE_DEFAULT_PYTHON;
 }
 
-// A venv made from another Python than the libpython linked here imports the wrong
-// stdlib and fails late ("No module named '_struct'"): refuse it up front.
+// The installation of the libpython linked here: <prefix> of <prefix>/lib/libpython3.11.so.
+std::string linked_python_prefix() {
+    Dl_info info{};
+    if (!::dladdr(reinterpret_cast<void *>(&Py_InitializeFromConfig), &info) || !info.dli_fname) return {};
+    char *real = ::realpath(info.dli_fname, nullptr);
+    if (!real) return {};
+    std::string prefix = dirname(dirname(real));
+    std::free(real);
+    return prefix;
+}
+
+std::string real_path(const std::string &p) {
+    char *real = ::realpath(p.c_str(), nullptr);
+    if (!real) return p;
+    std::string out = real;
+    std::free(real);
+    return out;
+}
+
+// A venv made from another Python than the libpython linked here — or an executable that
+// is not that Python at all — imports the wrong stdlib and fails late ("No module named
+// '_struct'"), or starts with a wrong sys.executable: refuse it up front. Accepted: a venv
+// whose pyvenv.cfg `home` is the linked Python's bin/ (version checked too), or the linked
+// Python's own bin/python3.X.
 void check_venv_matches(const std::string &executable) {
+    const std::string want = std::to_string(PY_MAJOR_VERSION) + "." + std::to_string(PY_MINOR_VERSION) + ".";
+    const std::string linked = linked_python_prefix();
     for (const std::string &cfg_path :
          {dirname(executable) + "/pyvenv.cfg", dirname(dirname(executable)) + "/pyvenv.cfg"}) {
         std::ifstream cfg(cfg_path);
         if (!cfg) continue;
         std::string line;
-        const std::string want = std::to_string(PY_MAJOR_VERSION) + "." +
-                                 std::to_string(PY_MINOR_VERSION) + ".";
         while (std::getline(cfg, line)) {
-            if (line.rfind("version", 0) != 0) continue;
-            auto eq = line.find('=');
+            const auto eq = line.find('=');
             if (eq == std::string::npos) continue;
-            std::string version = line.substr(line.find_first_not_of(" \t", eq + 1));
-            if ((version + ".").rfind(want, 0) != 0) {
-                throw Error("pybridge: the virtual environment of '" + executable +
-                            "' was made with Python " + version + ", but pybridge is linked " +
-                            "against libpython " PY_VERSION "; recreate the venv with that Python");
+            std::string key = line.substr(0, line.find_first_of(" \t="));
+            const auto start = line.find_first_not_of(" \t", eq + 1);
+            const std::string value = start == std::string::npos ? "" : line.substr(start);
+            if (key == "version" && (value + ".").rfind(want, 0) != 0) {
+                throw Error("pybridge: the virtual environment of '" + executable + "' was made with Python " + value +
+                            ", but pybridge is linked against libpython " PY_VERSION
+                            "; recreate the venv with that Python");
+            }
+            if (key == "home" && !linked.empty() && real_path(value) != real_path(linked + "/bin")) {
+                throw Error("pybridge: the virtual environment of '" + executable + "' was made from " + value +
+                            ", but pybridge is linked against the libpython of " + linked +
+                            "; recreate the venv with " + linked + "/bin/python" + std::to_string(PY_MAJOR_VERSION) +
+                            "." + std::to_string(PY_MINOR_VERSION));
             }
         }
         return;
+    }
+    // Not a venv: it must be the linked installation's own interpreter.
+    if (!linked.empty() && real_path(dirname(real_path(executable))) != real_path(linked + "/bin")) {
+        throw Error("pybridge: '" + executable + "' is neither a virtual environment nor the Python pybridge is "
+                    "linked against (" + linked + "/bin/python" + std::to_string(PY_MAJOR_VERSION) + "." +
+                    std::to_string(PY_MINOR_VERSION) + "); point PYBRIDGE_PYTHON at a venv made from that Python");
     }
 }
 
@@ -174,6 +209,16 @@ void init_python(const InterpreterConfig &cfg) {
     if (cfg.argv.empty()) throw Error("pybridge: InterpreterConfig::argv must not be empty");
     check_venv_matches(executable);
     make_libpython_symbols_global();
+    // CPython ignores SIGPIPE when it installs its handlers (so a write to a closed pipe
+    // raises BrokenPipeError); without them, such a write would kill the host. Do the same
+    // when the host left SIGPIPE at its default. Subprocesses get SIG_DFL back (subprocess's
+    // restore_signals).
+    if (!cfg.install_signal_handlers && cfg.ignore_sigpipe) {
+        struct sigaction current {};
+        if (::sigaction(SIGPIPE, nullptr, &current) == 0 && !(current.sa_flags & SA_SIGINFO) &&
+            current.sa_handler == SIG_DFL)
+            std::signal(SIGPIPE, SIG_IGN);
+    }
 
     PyConfig config;
     if (cfg.isolated) {

@@ -216,7 +216,8 @@ pyb_status pyb_future_on_complete(pyb_future *future, void (*callback)(void *), 
         bool now = false;
         {
             std::lock_guard<std::mutex> lock(c.mutex);
-            if (c.callback) throw ArgumentError("pybridge: this future already has a completion callback");
+            if (c.registered) throw ArgumentError("pybridge: this future already has a completion callback");
+            c.registered = true;
             if (c.done) now = true;
             else {
                 c.callback = callback;

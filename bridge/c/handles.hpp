@@ -47,6 +47,7 @@ struct KindError : Error {
 struct Completion {
     std::mutex mutex;
     bool done = false;
+    bool registered = false;  // pyb_future_on_complete was called (once allowed)
     void (*callback)(void *) = nullptr;
     void *user = nullptr;
     void fire() {

@@ -207,8 +207,8 @@ pyb_value *pyb_function(const char *name, pyb_host_fn fn, void *user, void (*des
         auto state = std::shared_ptr<void>(user, [destroy](void *u) {
             if (destroy) destroy(u);
         });
-        auto host = pyb::HostFunction::make(name ? name : "host_function", [fn, state](const pyb::Args &args,
-                                                                                           const pyb::Kwargs &kwargs) {
+        const std::string fname = name ? name : "host_function";
+        auto host = pyb::HostFunction::make(fname, [fn, state, fname](const pyb::Args &args, const pyb::Kwargs &kwargs) {
             if (!kwargs.empty()) throw ArgumentError("pybridge: C host functions take positional arguments only");
             std::vector<pyb_value> holders;
             holders.reserve(args.size());
@@ -221,9 +221,9 @@ pyb_value *pyb_function(const char *name, pyb_host_fn fn, void *user, void (*des
             std::unique_ptr<pyb_value> owned(result);
             if (st != PYB_OK) {
                 const pyb_error *e = pyb_last_error();
-                throw std::runtime_error(e && *pyb_error_message(e) ? pyb_error_message(e)
-                                                                      : "host function failed with status " +
-                                                                            std::to_string(static_cast<int>(st)));
+                throw std::runtime_error("pybridge: host function '" + fname + "' failed (status " +
+                                         std::to_string(static_cast<int>(st)) + ")" +
+                                         (e && *pyb_error_message(e) ? std::string(": ") + pyb_error_message(e) : ""));
             }
             return owned ? std::move(owned->v) : Value();
         });

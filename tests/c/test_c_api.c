@@ -254,7 +254,8 @@ static void calls(pyb_interpreter *py) {
     OK(pyb_value_object(r, &catcher));
     pyb_value_free(r);
     OK(pyb_call(py, catcher, fargs, 1, NULL, NULL, 0, &r));
-    CHECK(str_is(r, "HostError: pybridge: expected an int, got a str value"));
+    CHECK(str_is(r, "HostError: pybridge: host function 'add_ints' failed (status 3): pybridge: expected an int, "
+                    "got a str value"));
     pyb_value_free(r);
     pyb_object_free(catcher);
     /* ... and, uncaught, comes back to the host as a host error with its message. */
@@ -282,6 +283,11 @@ static void futures(pyb_interpreter *py) {
     OK(pyb_call_async(py, sleep_fn, a1, 1, NULL, NULL, 0, &fut));
     OK(pyb_future_on_complete(fut, on_done, &calls_done));
     CHECK(pyb_future_on_complete(fut, on_done, &calls_done) == PYB_ERROR_ARGUMENT); /* one per future */
+    OK(pyb_future_wait(fut, NULL) == PYB_OK ? PYB_OK : PYB_ERROR_HOST);
+    CHECK(pyb_future_on_complete(fut, on_done, &calls_done) == PYB_ERROR_ARGUMENT); /* also once finished */
+    CHECK(calls_done == 1);
+    pyb_future_free(fut);
+    OK(pyb_call_async(py, sleep_fn, a1, 1, NULL, NULL, 0, &fut));
     CHECK(pyb_future_wait_for(fut, 0.0, &r) == PYB_ERROR_TIMEOUT && r == NULL);
     OK(pyb_future_wait(fut, &r));
     CHECK(pyb_value_kind(r) == PYB_KIND_NONE && pyb_future_poll(fut) == 1);
@@ -360,6 +366,8 @@ int main(void) {
     pyb_interpreter *py = NULL;
     CHECK(pyb_start("/nonexistent/python", &py) == PYB_ERROR_HOST && py == NULL &&
           last_message_contains("'/nonexistent/python' cannot be used"));
+    CHECK(pyb_start("/bin/true", &py) == PYB_ERROR_HOST && py == NULL &&
+          last_message_contains("is neither a virtual environment nor the Python pybridge is linked against"));
     OK(pyb_start(NULL, &py));
     calls(py);
     futures(py);
@@ -374,7 +382,7 @@ int main(void) {
     pyb_value *r = NULL;
     CHECK(pyb_eval(py, "1", &r) == PYB_ERROR_STOPPED && r == NULL);
     pyb_interpreter *again = NULL;
-    CHECK(pyb_start(NULL, &again) != PYB_OK && again == NULL); /* one interpreter per process */
+    CHECK(pyb_start(NULL, &again) == PYB_ERROR_HOST && again == NULL); /* one interpreter per process */
     pyb_interpreter_free(py);
     pyb_interpreter_free(NULL);
     if (failures) {

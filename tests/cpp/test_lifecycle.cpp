@@ -17,12 +17,24 @@ namespace {
 
 void host_sigint_handler(int) {}
 
+std::string pyb_test_error_of(const std::function<void()> &f) {
+    try {
+        f();
+    } catch (const std::exception &e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
 TEST(Lifecycle, StartUseStopAndRefuseEverythingAfterwards) {
     // A bad environment is refused with a message naming it, and does not use up the
     // process's one start.
     for (const auto &[path, reason] : {std::pair<const char *, const char *>{"/nonexistent/venv/bin/python",
                                                                              "No such file or directory"},
-                                       {"/tmp", "is a directory"}}) {
+                                       {"/tmp", "is a directory"},
+                                       // Executables that are not the linked Python (nor a venv of it).
+                                       {"/bin/true", "is neither a virtual environment nor the Python pybridge is linked against"},
+                                       {"/bin/sh", "is neither a virtual environment nor the Python pybridge is linked against"}}) {
         pyb::InterpreterConfig bad;
         bad.python_executable = path;
         try {
@@ -52,6 +64,11 @@ TEST(Lifecycle, StartUseStopAndRefuseEverythingAfterwards) {
     ASSERT_EQ(::sigaction(SIGINT, nullptr, &now), 0);
     EXPECT_EQ(now.sa_handler, &host_sigint_handler);
     EXPECT_FALSE(py->eval("'/pybridge-must-not-see-this' in __import__('sys').path").as_bool());
+    // A write to a closed pipe is a BrokenPipeError, not a SIGPIPE that kills the host.
+    EXPECT_EQ(pyb_test_error_of([&] {
+                  py->exec("import os\nr, w = os.pipe()\nos.close(r)\ntry:\n    os.write(w, b'x')\nfinally:\n    os.close(w)\n");
+              }).rfind("BrokenPipeError: ", 0),
+              0u);
 
     // stop() from the interpreter thread is an error, not a deadlock.
     EXPECT_TRUE(py->interpreter().call([&](pyb::Python) {
