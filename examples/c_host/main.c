@@ -6,8 +6,10 @@
  * them with all-MiniLM-L6-v2 in the embedded Python, takes the embedding matrix back as a
  * DLPack tensor without a copy, and prints each sentence's K nearest other sentences by
  * cosine similarity, computed here. Same output as `sentence_similarity FILE --top K`. */
+#define _POSIX_C_SOURCE 200809L /* getline */
 #include <pybridge.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,31 +28,43 @@ static int fail_with(const char *what) {
     return 1;
 }
 
-/* Non-empty lines of `path` (a UTF-8 BOM and CR line ends dropped); NULL on error. */
+/* Non-empty lines of `path`, trimmed (a UTF-8 BOM and CR line ends dropped), any length;
+ * NULL with errno set on a read error. */
 static char **read_sentences(const char *path, size_t *count) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
-    char **lines = NULL, buf[8192];
-    size_t n = 0;
+    char **lines = NULL, *line = NULL;
+    size_t n = 0, cap = 0;
+    ssize_t got;
     int first = 1;
-    while (fgets(buf, sizeof buf, f)) {
-        char *s = buf;
-        if (first && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF) s += 3;
+    while ((got = getline(&line, &cap, f)) != -1) {
+        char *s = line;
+        size_t len = (size_t)got;
+        if (first && len >= 3 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF) {
+            s += 3;
+            len -= 3;
+        }
         first = 0;
-        size_t len = strlen(s);
-        while (len && (s[len - 1] == '\n' || s[len - 1] == '\r')) s[--len] = '\0';
-        size_t start = 0;
-        while (start < len && (s[start] == ' ' || s[start] == '\t')) ++start;
-        while (len > start && (s[len - 1] == ' ' || s[len - 1] == '\t')) s[--len] = '\0';
-        if (len == start) continue;
+        while (len && strchr(" \t\r\n", s[len - 1])) s[--len] = '\0';
+        while (len && (*s == ' ' || *s == '\t')) ++s, --len;
+        if (!len) continue;
         lines = realloc(lines, (n + 1) * sizeof *lines);
-        lines[n] = malloc(len - start + 1);
-        memcpy(lines[n], s + start, len - start + 1);
+        lines[n] = malloc(len + 1);
+        memcpy(lines[n], s, len + 1);
         ++n;
+    }
+    free(line);
+    if (ferror(f)) { /* e.g. EISDIR */
+        const int error = errno;
+        for (size_t i = 0; i < n; ++i) free(lines[i]);
+        free(lines);
+        fclose(f);
+        errno = error;
+        return NULL;
     }
     fclose(f);
     *count = n;
-    return lines;
+    return lines ? lines : calloc(1, sizeof *lines);
 }
 
 typedef struct {
@@ -84,7 +98,11 @@ int main(int argc, char **argv) {
     size_t n = 0;
     char **sentences = read_sentences(path, &n);
     if (!sentences) {
-        fprintf(stderr, "c_host: error: cannot read '%s'\n", path);
+        fprintf(stderr, "c_host: error: cannot read '%s': %s\n", path, strerror(errno));
+        return 1;
+    }
+    if (n == 0) {
+        fprintf(stderr, "c_host: error: '%s' contains no sentences\n", path);
         return 1;
     }
 
@@ -93,7 +111,14 @@ int main(int argc, char **argv) {
     /* encoder = pybridge.models.load_sentence_encoder(); matrix = encoder.encode(sentences) */
     pyb_object *models = NULL, *load = NULL, *encoder = NULL, *encode = NULL;
     pyb_value *list = pyb_list(), *matrix = NULL;
-    for (size_t i = 0; i < n; ++i) pyb_append(list, pyb_str(sentences[i], strlen(sentences[i])));
+    for (size_t i = 0; i < n; ++i) {
+        pyb_value *s = pyb_str(sentences[i], strlen(sentences[i]));
+        if (!s) { /* pyb_str refuses invalid UTF-8: say which line */
+            fprintf(stderr, "c_host: error: sentence %zu of '%s': %s\n", i + 1, path, pyb_error_message(pyb_last_error()));
+            return 1;
+        }
+        if (pyb_append(list, s) != PYB_OK) return fail_with("building the sentence list");
+    }
     const pyb_value *args[] = {list};
     if (pyb_import(py, "pybridge.models", &models) != PYB_OK ||
         pyb_getattr_object(py, models, "load_sentence_encoder", &load) != PYB_OK ||

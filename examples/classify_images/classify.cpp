@@ -8,9 +8,13 @@
 #include <iterator>
 #include <stdexcept>
 
+#include <sys/stat.h>
+
 namespace classify {
 
 std::string read_file(const std::string &path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) throw std::runtime_error("'" + path + "' is a directory");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw std::runtime_error("cannot open '" + path + "': " + std::strerror(errno));
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -57,11 +61,16 @@ Classifier::Classifier(pyb::Bridge &py, const std::string &weights, int seed) : 
     for (const pyb::Value &c : names.as_list().items) categories_.push_back(c.as_str());
 }
 
-pyb::Tensor Classifier::logits(const std::vector<std::string> &images) {
-    std::vector<pyb::Value> items;
+pyb::Tensor Classifier::logits(const std::vector<std::string> &images, const std::vector<std::string> &names) {
+    std::vector<pyb::Value> items, labels;
     items.reserve(images.size());
     for (const std::string &bytes : images) items.emplace_back(pyb::Bytes{bytes});
-    return py_.call_method(vision_, "classify", {pyb::Value(model_), pyb::Value(pyb::List{std::move(items)})}).as_tensor();
+    for (const std::string &n : names) labels.emplace_back(n);
+    pyb::Value names_value = names.empty() ? pyb::Value() : pyb::Value(pyb::List{std::move(labels)});
+    return py_
+        .call_method(vision_, "classify",
+                     {pyb::Value(model_), pyb::Value(pyb::List{std::move(items)}), std::move(names_value)})
+        .as_tensor();
 }
 
 }  // namespace classify

@@ -44,8 +44,9 @@ public:
     const std::vector<std::string> &categories() const { return categories_; }
 
     // float32 logits (images.size(), 1000), a zero-copy view of torch's result. `images`
-    // are encoded files (PNG, JPEG, ...). Throws pyb::PythonError for undecodable bytes.
-    pyb::Tensor logits(const std::vector<std::string> &images);
+    // are encoded files (PNG, JPEG, ...); `names` (optional, e.g. their paths) name the one
+    // that cannot be decoded in the pyb::PythonError (ValueError) thrown for it.
+    pyb::Tensor logits(const std::vector<std::string> &images, const std::vector<std::string> &names = {});
 
 private:
     pyb::Bridge &py_;

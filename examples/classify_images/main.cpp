@@ -64,7 +64,7 @@ int main(int argc, char **argv) {
 
         classify::Classifier classifier(py, weights);
         std::printf("ResNet-18, %s\n", classifier.weights_description().c_str());
-        const pyb::Tensor logits = classifier.logits(images);
+        const pyb::Tensor logits = classifier.logits(images, paths);
         const float *rows = logits.data_as<float>();
         const auto classes = static_cast<std::size_t>(logits.shape()[1]);
         for (std::size_t i = 0; i < paths.size(); ++i) {

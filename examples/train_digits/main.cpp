@@ -12,6 +12,8 @@
 #include <iostream>
 #include <string>
 
+#include <unistd.h>
+
 #include "train.hpp"
 
 int main(int argc, char **argv) {
@@ -20,7 +22,9 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--help" || arg == "-h") {
-            std::cout << "usage: train_digits [--epochs N] [--checkpoint FILE]\n";
+            std::cout << "usage: train_digits [--epochs N] [--checkpoint FILE]\n"
+                         "  --epochs N         training epochs (default 30)\n"
+                         "  --checkpoint FILE  where the model is saved (safetensors; default ./digits_mlp.safetensors)\n";
             return 0;
         } else if (arg == "--epochs" && i + 1 < argc) {
             options.epochs = std::atoi(argv[++i]);
@@ -44,6 +48,8 @@ int main(int argc, char **argv) {
         std::printf("digits: %lld training, %lld held-out samples, %lld features\n",
                     static_cast<long long>(train.size()), static_cast<long long>(test.size()),
                     static_cast<long long>(all.features));
+        std::fflush(stdout);                              // before the progress bar on stderr
+        options.progress = ::isatty(STDERR_FILENO) != 0;  // a bar only on a terminal; the losses print below
         const digits::Result r = digits::train(py, train, test, options, checkpoint);
         for (size_t e = 0; e < r.epoch_loss.size(); ++e) std::printf("epoch %zu: loss %.4f\n", e + 1, r.epoch_loss[e]);
         std::printf("held-out accuracy: %.2f%%\n", 100.0 * r.accuracy);

@@ -36,8 +36,13 @@ def make_optimizer(model, lr: float = 1e-3):
 
 def save_checkpoint(model, path: str) -> None:
     """The model's weights as safetensors."""
+    import os
+
     from safetensors.torch import save_file
 
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save the checkpoint {path!r}: folder {folder!r} does not exist")
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, path)
 
 

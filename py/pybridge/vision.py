@@ -49,14 +49,21 @@ def load_resnet18(weights: str | os.PathLike | None = None, seed: int = 0):
         torch.manual_seed(seed)
         return resnet18(weights=None).eval(), f"random initialisation (seed {seed}): NOT trained weights"
     path = Path(weights)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {str(path)!r} does not exist")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
 
-        state = load_file(str(path))
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    model = resnet18(weights=None)
-    model.load_state_dict(state)
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        model = resnet18(weights=None)
+        model.load_state_dict(state)
+    except Exception as e:
+        first_line = (str(e).splitlines() or [""])[0][:160]
+        raise ValueError(f"{str(path)!r} is not a ResNet-18 state dict (.pth or .safetensors): "
+                         f"{type(e).__name__}: {first_line}") from e
     return model.eval(), f"weights from {path}"
 
 
@@ -86,12 +93,20 @@ def preprocess(image: bytes):
     return transform(pixels)
 
 
-def classify(model, images: Sequence[bytes]):
-    """Logits float32 (len(images), 1000) for encoded images, in one batch."""
+def classify(model, images: Sequence[bytes], names: Sequence[str] | None = None):
+    """Logits float32 (len(images), 1000) for encoded images, in one batch. `names` (e.g.
+    the file paths) are only used to say which image could not be decoded (ValueError)."""
     import torch
 
     if len(images) == 0:
         return torch.empty((0, 1000), dtype=torch.float32)
-    batch = torch.stack([preprocess(image) for image in images])
+    tensors = []
+    for i, image in enumerate(images):
+        try:
+            tensors.append(preprocess(image))
+        except RuntimeError as e:
+            name = names[i] if names is not None and i < len(names) else f"image {i}"
+            raise ValueError(f"{name}: not an image torchvision can decode (PNG, JPEG, WebP, GIF)") from e
+    batch = torch.stack(tensors)
     with torch.inference_mode():
         return model(batch).float().contiguous()

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "../shared_bridge.hpp"
 #include "classify_images/classify.hpp"
@@ -99,8 +100,17 @@ TEST(ClassifyImages, BadInputIsAClearError) {
     EXPECT_EQ(error_of([] { classify::read_file("/nonexistent/cat.png"); }),
               "cannot open '/nonexistent/cat.png': No such file or directory");
     classify::Classifier classifier(py());
-    const std::string err = error_of([&] { classifier.logits({"this is not an image"}); });
-    EXPECT_EQ(err.rfind("RuntimeError: ", 0), 0u) << err;  // torchvision's decoder refuses it
+    EXPECT_EQ(error_of([&] { classifier.logits({"this is not an image"}); }),
+              "ValueError: image 0: not an image torchvision can decode (PNG, JPEG, WebP, GIF)");
+    EXPECT_EQ(error_of([&] { classifier.logits({"x"}, {"/data/cat.png"}); }),
+              "ValueError: /data/cat.png: not an image torchvision can decode (PNG, JPEG, WebP, GIF)");
+    EXPECT_EQ(error_of([] { classify::read_file("/tmp"); }), "'/tmp' is a directory");
     EXPECT_EQ(classifier.logits({}).shape(), (std::vector<std::int64_t>{0, 1000}));
-    EXPECT_EQ(error_of([&] { classify::Classifier(py(), "/nonexistent/w.pth"); }).rfind("FileNotFoundError: ", 0), 0u);
+    EXPECT_EQ(error_of([&] { classify::Classifier(py(), "/nonexistent/w.pth"); }),
+              "FileNotFoundError: weights file '/nonexistent/w.pth' does not exist");
+    const std::string not_weights = temp_dir() + "/not_weights.pth";
+    { std::ofstream(not_weights) << "not a state dict"; }
+    EXPECT_EQ(error_of([&] { classify::Classifier(py(), not_weights); })
+                  .rfind("ValueError: '" + not_weights + "' is not a ResNet-18 state dict (.pth or .safetensors): ", 0),
+              0u);
 }
