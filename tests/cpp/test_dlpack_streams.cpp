@@ -108,12 +108,21 @@ TEST(DLPackStreamPlan, AnExchangeTablesWorkStreamIsTheProducersStream) {
 namespace {
 
 // Host memory labelled as CUDA memory: nothing here dereferences it as device memory; the
-// handshake and the descriptors are what is checked. Counts its releases.
+// handshake and the descriptors are what is checked. Counts its releases. The memory and the
+// count are shared with the release callbacks, which may run after the test body ended (a
+// handle dropped on a host thread is released on the interpreter thread later).
 struct FakeCudaBuffer {
-    std::vector<float> data = {1, 2, 3, 4};
-    std::atomic<int> releases{0};
-    pyb::Tensor tensor(DLDevice device = kCuda) {
-        return pyb::Tensor::from_buffer(data.data(), {4}, pyb::dtype_of<float>(), {}, [this] { ++releases; }, device);
+    struct State {
+        std::vector<float> data = {1, 2, 3, 4};
+        std::atomic<int> releases{0};
+    };
+    std::shared_ptr<State> state = std::make_shared<State>();
+    float *data() const { return state->data.data(); }
+    int releases() const { return state->releases.load(); }
+    pyb::Tensor tensor(DLDevice device = kCuda) const {
+        auto st = state;
+        return pyb::Tensor::from_buffer(st->data.data(), {4}, pyb::dtype_of<float>(), {}, [st] { ++st->releases; },
+                                        device);
     }
 };
 
@@ -151,7 +160,14 @@ protected:
             "        self.streams.append(stream)\n"
             "        return self.inner.__dlpack__(stream=-1, max_version=max_version)\n");
     }
-    void TearDown() override { bridge().exec("_streams.wait_stream = _real_wait_stream\n"); }
+    void TearDown() override {
+        // Drop what the test left in Python, and let the releases run now.
+        bridge().exec(
+            "_streams.wait_stream = _real_wait_stream\n"
+            "for _name in ('_t', '_c', '_idle', '_default', '_inner', '_p'):\n"
+            "    globals().pop(_name, None)\n");
+        bridge().exec("pass\n");
+    }
 
     static std::string waits() { return bridge().eval("repr(_waits)").as_str(); }
 };
@@ -179,7 +195,7 @@ TEST_F(DLPackStreams, ProducerMakesTheConsumersStreamWaitForTheHostsReadyStream)
         bridge().exec("del _t, _c\n");
     }
     bridge().exec("pass\n");  // handles dropped on a host thread are released before the next call
-    EXPECT_EQ(buf.releases.load(), 1);
+    EXPECT_EQ(buf.releases(), 1);
 }
 
 TEST_F(DLPackStreams, ProducerWithoutPendingWorkOrOnTheDefaultStreamNeverWaits) {
@@ -204,7 +220,7 @@ TEST_F(DLPackStreams, AFailedWaitRaisesTheGpuHalfsErrorAndLeaksNothing) {
                        "but torch.cuda is not available in this environment");
     }
     bridge().exec("del _t\n");
-    EXPECT_EQ(buf.releases.load(), 1);
+    EXPECT_EQ(buf.releases(), 1);
 }
 
 TEST_F(DLPackStreams, ConsumerPassesTheHostsStreamToProducersOnStreamDevices) {
@@ -215,7 +231,7 @@ TEST_F(DLPackStreams, ConsumerPassesTheHostsStreamToProducersOnStreamDevices) {
     const pyb::Tensor on5 = from_dlpack(producer, {5, std::nullopt});
     EXPECT_EQ(on5.ready_stream(), dl::StreamArg(5));  // the handshake made it ready there
     EXPECT_EQ(on5.device().device_type, kDLCUDA);
-    EXPECT_EQ(on5.data(), buf.data.data());
+    EXPECT_EQ(on5.data(), buf.data());
     const pyb::Tensor deflt = from_dlpack(producer);
     EXPECT_EQ(deflt.ready_stream(), std::nullopt);
     EXPECT_EQ(bridge().eval("repr(_p.streams)").as_str(), "[5, None]");
@@ -227,7 +243,7 @@ TEST_F(DLPackStreams, ConsumerPassesTheHostsStreamToProducersOnStreamDevices) {
 }
 
 TEST_F(DLPackStreams, ConsumerGivesCpuProducersNoStream) {
-    std::vector<float> data = {1, 2};
+    static std::vector<float> data = {1, 2};  // Python keeps a view until TearDown
     set_global("_inner", dlpack_object(pyb::Tensor::from_buffer(data.data(), {2}, pyb::dtype_of<float>())));
     bridge().exec("_p = _Producer(_inner, (1, 0))\n");
     const pyb::Tensor t = from_dlpack(bridge().eval_ref("_p"), {5, std::nullopt});
@@ -242,7 +258,7 @@ TEST_F(DLPackStreams, PybridgesOwnTensorsHandshakeWithoutAProducerCall) {
     const pyb::Tensor t = from_dlpack(own, {5, std::nullopt});
     EXPECT_EQ(waits(), "[(2, 0, 7, 5)]");
     EXPECT_EQ(t.ready_stream(), dl::StreamArg(5));
-    EXPECT_EQ(t.data(), buf.data.data());
+    EXPECT_EQ(t.data(), buf.data());
     const pyb::Tensor unsynced = from_dlpack(own, {-1, std::nullopt});
     EXPECT_EQ(waits(), "[(2, 0, 7, 5)]");  // -1: nothing more
     EXPECT_EQ(unsynced.ready_stream(), dl::StreamArg(-1));
