@@ -88,7 +88,8 @@ Op define_op(Bridge &bridge, std::string_view qualname, std::string_view source,
 
 ObjectRef to_torch(Bridge &bridge, const Tensor &t, bool requires_grad) {
     return bridge.interpreter().call([&](Python py) {
-        PyRef tensor(py, tensor_to_python(py, t));
+        // A leaf that requires grad is a new tensor: the host tensor's shared view stays plain.
+        PyRef tensor(py, tensor_to_python(py, t, /*reuse_view=*/!requires_grad));
         if (requires_grad) PyRef(py, PyObject_CallMethod(tensor.p, "requires_grad_", "O", Py_True));
         return ObjectRef::steal(py, tensor.release());
     });

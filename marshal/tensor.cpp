@@ -1,5 +1,7 @@
 #include "tensor.hpp"
 
+#include <Python.h>
+
 #include "../gil/release_pool.hpp"
 
 #include <atomic>
@@ -40,6 +42,15 @@ struct Tensor::Owner {
     }
     Owner(const Owner &) = delete;
     Owner &operator=(const Owner &) = delete;
+};
+
+struct Tensor::Shared {
+    std::shared_ptr<Owner> owner;
+    void *view = nullptr;  // a strong reference to a torch tensor, or nullptr
+    explicit Shared(std::shared_ptr<Owner> o) : owner(std::move(o)) {}
+    ~Shared() { release_pool::decref(view); }
+    Shared(const Shared &) = delete;
+    Shared &operator=(const Shared &) = delete;
 };
 
 namespace {
@@ -112,18 +123,35 @@ Tensor Tensor::from_buffer(void *data, std::vector<std::int64_t> shape, DLDataTy
 Tensor Tensor::adopt(DLManagedTensorVersioned *managed, bool deleter_needs_gil) {
     if (!managed) throw Error("pybridge: Tensor::adopt given a null DLManagedTensorVersioned");
     Tensor t;
+    std::shared_ptr<Owner> owner;
     try {
-        t.h_ = std::make_shared<Owner>(managed, deleter_needs_gil);
+        owner = std::make_shared<Owner>(managed, deleter_needs_gil);
     } catch (...) {
         if (managed->deleter) managed->deleter(managed);  // ownership was passed: honour it
         throw;
     }
+    t.h_ = std::make_shared<Shared>(std::move(owner));  // if this throws, ~Owner runs the deleter
     return t;
 }
 
 const Tensor::Owner &Tensor::checked() const {
     if (!h_) throw Error("pybridge: empty Tensor handle");
-    return *h_;
+    return *h_->owner;
+}
+
+const std::shared_ptr<Tensor::Owner> &Tensor::owner() const {
+    if (!h_) throw Error("pybridge: empty Tensor handle");
+    return h_->owner;
+}
+
+void *Tensor::cached_python_view() const noexcept { return h_ ? h_->view : nullptr; }
+
+void Tensor::set_cached_python_view(void *view) const {
+    if (!h_) throw Error("pybridge: empty Tensor handle");
+    Py_XINCREF(static_cast<PyObject *>(view));
+    void *old = h_->view;
+    h_->view = view;
+    release_pool::decref(old);  // on the interpreter thread: at once
 }
 
 const DLTensor &Tensor::dl() const { return checked().managed->dl_tensor; }

@@ -95,11 +95,24 @@ public:
     std::string describe() const;
 
     // The shared owner, for code that must keep this tensor's memory alive (DLPack export).
+    // It does not keep the cached Python view (below) alive: a view lent from this memory
+    // holds the owner, so the owner holding the view would be a reference cycle.
     struct Owner;
-    const std::shared_ptr<Owner> &owner() const noexcept { return h_; }
+    const std::shared_ptr<Owner> &owner() const;
+
+    // The torch tensor last lent to Python for this memory, shared by every copy of this
+    // handle, or nullptr (a borrowed PyObject*, as void* so this header needs no Python.h).
+    // Reusing it spares building a new torch tensor at each hand-off (tensor_python.hpp says
+    // when it is reused). Interpreter thread only (GIL held). The handles hold one strong
+    // reference, released through the release pool when the last handle goes.
+    void *cached_python_view() const noexcept;
+    // Replaces the cached view with `view` (a new strong reference is taken; nullptr clears
+    // it) and releases the previous one. Interpreter thread only (GIL held).
+    void set_cached_python_view(void *view) const;
 
 private:
-    std::shared_ptr<Owner> h_;
+    struct Shared;  // the owner and the cached view: what copies of a handle share
+    std::shared_ptr<Shared> h_;
     std::optional<std::int64_t> ready_stream_;
     const Owner &checked() const;
 };

@@ -110,6 +110,45 @@ PyObject *lend_to_torch(Python py, const TorchApi &torch, const Tensor &tensor) 
     return PyRef(py, PyObject_CallOneArg(torch.from_dlpack, capsule.p)).release();
 }
 
+// The view cached on `tensor` (tensor.hpp), as a new reference, if it still is exactly what
+// lend_to_torch would build now: a plain torch.Tensor that does not require grad, over the
+// same data, shape, strides, dtype and device. Python code may have changed the view in
+// place between hand-offs (requires_grad_(), resize_(), t_(), set_()...): then nullptr, and
+// the caller lends a fresh view. Checked through the exchange table's non-owning export
+// (no allocation); without it, views are not reused.
+PyObject *reusable_view(Python py, const TorchApi &torch, const Tensor &tensor) {
+    auto *view = static_cast<PyObject *>(tensor.cached_python_view());
+    if (!view || !Py_IS_TYPE(view, reinterpret_cast<PyTypeObject *>(torch.tensor_type))) return nullptr;
+    const DLPackExchangeAPI *api = torch_exchange(py, torch);
+    if (!api || !api->dltensor_from_py_object_no_sync) return nullptr;
+    DLTensor now{};
+    if (api->dltensor_from_py_object_no_sync(view, &now) != 0) {
+        PyErr_Clear();  // not exportable any more: lend a fresh view
+        return nullptr;
+    }
+    const DLTensor &want = tensor.dl();
+    if (static_cast<char *>(now.data) + now.byte_offset != tensor.data() || now.ndim != want.ndim || now.dtype != want.dtype ||
+        now.device.device_type != want.device.device_type || now.device.device_id != want.device.device_id)
+        return nullptr;
+    const auto &shape = tensor.shape();
+    const auto &strides = tensor.strides();
+    if (!now.strides && !tensor.is_contiguous()) return nullptr;  // NULL strides: compact row-major
+    for (int i = 0; i < now.ndim; ++i) {
+        const auto d = static_cast<size_t>(i);
+        // Strides of extent-1 dimensions carry no information; torch may normalise them.
+        if (now.shape[i] != shape[d] || (now.strides && shape[d] > 1 && now.strides[i] != strides[d])) return nullptr;
+    }
+    PyObject *grad = PyObject_GetAttr(view, torch.requires_grad);
+    if (!grad) {
+        PyErr_Clear();
+        return nullptr;
+    }
+    Py_DECREF(grad);
+    if (grad != Py_False) return nullptr;
+    Py_INCREF(view);
+    return view;
+}
+
 // 1, 0, or -1 with a Python error: the truth of a new reference (consumed).
 int truth(PyObject *v) {
     if (!v) return -1;
@@ -180,7 +219,7 @@ bool export_from_torch(Python py, const TorchApi &torch, PyObject *obj, Tensor &
 
 }  // namespace
 
-PyObject *tensor_to_python(Python py, const Tensor &tensor) {
+PyObject *tensor_to_python(Python py, const Tensor &tensor, bool reuse_view) {
     const TorchApi &torch = torch_api(py);
     check_torch_can_view(tensor);
     const DLDevice device = tensor.device();
@@ -188,7 +227,13 @@ PyObject *tensor_to_python(Python py, const Tensor &tensor) {
         // torch will use the data on its current stream: that stream waits for the host's.
         dlpack::synchronize(py, device, dlpack::plan_stream_sync(device, tensor.ready_stream(), torch_stream(py, torch, device)));
     }
-    if (!tensor.read_only()) return lend_to_torch(py, torch, tensor);
+    if (!tensor.read_only()) {
+        if (!reuse_view) return lend_to_torch(py, torch, tensor);
+        if (PyObject *view = reusable_view(py, torch, tensor)) return view;
+        PyObject *view = lend_to_torch(py, torch, tensor);
+        tensor.set_cached_python_view(view);
+        return view;
+    }
     if (read_only_policy() == ReadOnlyPolicy::Refuse) {
         throw Error("pybridge: tensor " + tensor.describe() +
                     " is read-only and torch tensors cannot be (ReadOnlyPolicy::Refuse); pass a writable "

@@ -82,6 +82,9 @@ TEST(Ops, AutogradFromTheHostGivesGradAsAHostView) {
     EXPECT_EQ(floats(grad), (std::vector<float>{2, -4, 6}));  // d(sum x^2)/dx = 2x
     EXPECT_EQ(pyb_test::address(grad.data()),
               bridge().call_method(bridge().getattr_ref(leaf, "grad"), "data_ptr").as_int());
+    // The leaf is its own tensor: the host tensor itself still crosses as plain data.
+    EXPECT_FALSE(requires_grad(bridge().call_ref(bridge().eval_ref("lambda t: t"), {x.tensor})));
+    EXPECT_FALSE(bridge().call(bridge().eval_ref("lambda a, b: a is b"), {pyb::Value(leaf), x.tensor}).as_bool());
 }
 
 TEST(Ops, GradScopesApplyToTheCallsInside) {
