@@ -72,7 +72,9 @@ private:
 
     alignas(64) std::atomic<QueueLink *> head_;  // producers
     alignas(64) QueueLink *tail_;                // consumer
-    QueueLink stub_;
+    // Its own line: a producer linking behind the stub (the usual case with an idle queue)
+    // writes stub_.next, which would otherwise take the consumer's tail_ line with it.
+    alignas(64) QueueLink stub_;
 };
 
 }  // namespace pyb::detail

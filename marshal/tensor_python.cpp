@@ -21,6 +21,7 @@ struct TorchApi {
     PyObject *is_conj = nullptr;              // torch.Tensor.is_conj, unbound: one vectorcall
     PyObject *is_neg = nullptr;               // torch.Tensor.is_neg
     PyObject *requires_grad = nullptr;        // "requires_grad", interned
+    PyObject *requires_grad_getter = nullptr; // torch.Tensor's own requires_grad descriptor (borrowed from the type)
 };
 TorchApi g_torch;
 
@@ -45,6 +46,10 @@ const TorchApi &torch_api(Python py) {
             Py_XDECREF(o);
         throw_python_error(py);
     }
+    // The descriptor behind tensor.requires_grad, called directly for exact torch.Tensor
+    // objects: the same getter, without the attribute lookup (a hot check, view reuse).
+    PyObject *getter = _PyType_Lookup(reinterpret_cast<PyTypeObject *>(api.tensor_type), api.requires_grad);
+    if (getter && Py_TYPE(getter)->tp_descr_get) api.requires_grad_getter = getter;
     g_torch = api;
     return g_torch;
 }
@@ -138,7 +143,9 @@ PyObject *reusable_view(Python py, const TorchApi &torch, const Tensor &tensor) 
         // Strides of extent-1 dimensions carry no information; torch may normalise them.
         if (now.shape[i] != shape[d] || (now.strides && shape[d] > 1 && now.strides[i] != strides[d])) return nullptr;
     }
-    PyObject *grad = PyObject_GetAttr(view, torch.requires_grad);
+    PyObject *grad = torch.requires_grad_getter
+                         ? Py_TYPE(torch.requires_grad_getter)->tp_descr_get(torch.requires_grad_getter, view, torch.tensor_type)
+                         : PyObject_GetAttr(view, torch.requires_grad);
     if (!grad) {
         PyErr_Clear();
         return nullptr;
