@@ -20,7 +20,9 @@ struct Pool {
     std::mutex mutex;
     std::condition_variable drained;  // a releaser over the cap waits for the next drain
     std::vector<Release> queue;       // guarded by mutex
+    std::vector<Release> spare;       // drain's: the last batch's buffer, kept so pushes do not allocate
     size_t peak = 0;                  // guarded by mutex
+    size_t waiting = 0;               // guarded by mutex: releasers waiting on `drained`
     bool overflowing = false;         // guarded by mutex: a wait timed out; no more until a drain
     std::atomic<bool> dirty{false};
     std::atomic<State> state{State::NotStarted};
@@ -79,9 +81,11 @@ void release(Release r) noexcept {
     if (wake) wake(wake_ctx);
     if (over) {
         lock.lock();
+        ++p.waiting;
         const bool drained = p.drained.wait_for(lock, kOverflowWait, [&] {
             return p.queue.size() < kMaxQueued || p.state.load(std::memory_order_relaxed) != State::Open;
         });
+        --p.waiting;
         if (!drained) p.overflowing = true;
     }
 }
@@ -110,15 +114,23 @@ void drain(Python) noexcept {
     Pool &p = pool();
     // A release may queue more (a __del__ dropping a handle on another thread): loop.
     while (p.dirty.load(std::memory_order_acquire)) {
+        // The queue and the spare buffer trade places: both keep their capacity, so a
+        // steady stream of releases allocates nothing. (A drain nested in a release,
+        // were there one, would find no spare and allocate: still correct.)
         std::vector<Release> batch;
+        batch.swap(p.spare);
+        bool notify;
         {
             std::lock_guard<std::mutex> lock(p.mutex);
             batch.swap(p.queue);
             p.dirty.store(false, std::memory_order_relaxed);
             p.overflowing = false;
+            notify = p.waiting > 0;
         }
-        p.drained.notify_all();
+        if (notify) p.drained.notify_all();
         for (const Release &r : batch) r.fn(r.arg);
+        batch.clear();
+        if (batch.capacity() <= 4096) batch.swap(p.spare);  // a burst's huge buffer is let go
     }
 }
 
