@@ -127,13 +127,26 @@ void free_call_node(void *node, std::size_t size, std::size_t align) noexcept {
     PYB_POISON(static_cast<char *>(node) + sizeof(void *), kBlock - sizeof(void *));
 }
 
+namespace {
+thread_local bool t_woke_sleeper = false;
+}
+
 bool CallNode::finish(CallState final_state) noexcept {
     std::uint32_t s = state.load(std::memory_order_relaxed);
     do {
         if (is_final(s)) return false;
     } while (!state.compare_exchange_weak(s, final_state, std::memory_order_acq_rel));
-    if (s & kWaiterBit) futex::wake(state, INT32_MAX);
+    if (s & kWaiterBit) {
+        futex::wake(state, INT32_MAX);
+        t_woke_sleeper = true;
+    }
     return true;
+}
+
+bool CallNode::take_woke_sleeper() noexcept {
+    const bool woke = t_woke_sleeper;
+    t_woke_sleeper = false;
+    return woke;
 }
 
 bool CallNode::start_running() noexcept {

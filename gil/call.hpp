@@ -83,6 +83,8 @@ public:
 
     // Moves to a final state and wakes a sleeping waiter. Returns false if already final.
     bool finish(CallState final_state) noexcept;
+    // True if a finish() on this thread woke a sleeping waiter since the last time asked.
+    static bool take_woke_sleeper() noexcept;
     // Claims a queued call for running; false if it was cancelled meanwhile.
     bool start_running() noexcept;
     // Queued -> Cancelled with `why`; false if it already started or finished.

@@ -454,6 +454,10 @@ void run_loop(InterpreterState &state, Python py) {
         if (release_pool::control::pending()) release_pool::control::drain(py);
         if (CallNode *call = state.queue.pop()) {
             run_call(state, call, py);
+            // The waiter had gone to sleep (a long call): give it this CPU now rather than
+            // spin beside it. On a machine with few cores, torch's worker threads spin
+            // after their parallel region too, and the woken host would wait for a core.
+            if (CallNode::take_woke_sleeper()) std::this_thread::yield();
             // Busy for long: hand the GIL to Python's own threads now and then (a brief
             // release lets a thread that asked for the GIL take it).
             if ((++calls & 63) == 0 && Clock::now() - last_gil_release > std::chrono::milliseconds(5)) {
