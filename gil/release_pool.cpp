@@ -28,6 +28,7 @@ struct Pool {
     std::atomic<State> state{State::NotStarted};
     void (*wake)(void *) = nullptr;
     void *wake_ctx = nullptr;
+    void (*close_hooks[8])() = {};  // guarded by mutex
 };
 
 Pool &pool() {
@@ -90,6 +91,18 @@ void release(Release r) noexcept {
     }
 }
 
+void at_close(void (*fn)()) noexcept {
+    Pool &p = pool();
+    std::lock_guard<std::mutex> lock(p.mutex);
+    for (auto &hook : p.close_hooks) {
+        if (hook == fn) return;
+        if (!hook) {
+            hook = fn;
+            return;
+        }
+    }
+}
+
 static void decref_fn(void *o) { Py_DECREF(static_cast<PyObject *>(o)); }
 
 void decref(void *py_object) noexcept {
@@ -135,8 +148,16 @@ void drain(Python) noexcept {
 }
 
 void close(Python py) noexcept {
-    drain(py);
     Pool &p = pool();
+    void (*hooks[8])() = {};
+    {
+        std::lock_guard<std::mutex> lock(p.mutex);
+        std::copy(std::begin(p.close_hooks), std::end(p.close_hooks), hooks);
+    }
+    for (auto hook : hooks) {
+        if (hook) hook();
+    }
+    drain(py);
     std::lock_guard<std::mutex> lock(p.mutex);
     p.state.store(State::Closed, std::memory_order_relaxed);
     p.queue.clear();  // raced in after the drain: dropped like any later release

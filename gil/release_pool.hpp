@@ -44,5 +44,11 @@ void decref(void *py_object) noexcept;
 // True on the interpreter thread while it holds the GIL.
 bool on_interpreter_thread() noexcept;
 
+// Registers fn to run when the pool closes at shutdown (interpreter thread, GIL held,
+// before the last drain): owners of long-lived Python references held for host handles
+// (a host tensor's cached torch view) give them back while their releases can still run.
+// Any thread; registering the same fn again does nothing; at most 8 functions.
+void at_close(void (*fn)()) noexcept;
+
 }  // namespace release_pool
 }  // namespace pyb

@@ -5,6 +5,7 @@
 #include "../gil/release_pool.hpp"
 
 #include <atomic>
+#include <mutex>
 
 namespace pyb {
 
@@ -46,12 +47,68 @@ struct Tensor::Owner {
 
 struct Tensor::Shared {
     std::shared_ptr<Owner> owner;
-    void *view = nullptr;  // a strong reference to a torch tensor, or nullptr
+    // A strong reference to a torch tensor, or nullptr. Set on the interpreter thread; while
+    // set, this Shared is in the registry below, so stop() can give the view back.
+    void *view = nullptr;
+    Shared *prev = nullptr, *next = nullptr;  // the registry's links, guarded by its mutex
+    std::atomic<bool> keep_view{false};       // keep_python_view()
     explicit Shared(std::shared_ptr<Owner> o) : owner(std::move(o)) {}
-    ~Shared() { release_pool::decref(view); }
+    ~Shared();
     Shared(const Shared &) = delete;
     Shared &operator=(const Shared &) = delete;
 };
+
+namespace {
+
+// Every Shared holding a view. At shutdown the views are released while Python still runs
+// (release_pool::at_close): torch then drops its views and the host memory's release
+// callbacks run, as they did before views were kept. Never destroyed (process lifetime).
+struct ViewRegistry {
+    std::mutex mutex;
+    Tensor::Shared *head = nullptr;
+};
+ViewRegistry &views() {
+    static ViewRegistry *r = new ViewRegistry;
+    return *r;
+}
+
+}  // namespace
+
+// Takes `s`'s view out of the registry; the caller releases it. Registry mutex held.
+static void *unregister_view(Tensor::Shared &s) {
+    ViewRegistry &r = views();
+    if (s.prev) s.prev->next = s.next; else r.head = s.next;
+    if (s.next) s.next->prev = s.prev;
+    s.prev = s.next = nullptr;
+    void *v = s.view;
+    s.view = nullptr;
+    return v;
+}
+
+Tensor::Shared::~Shared() {
+    if (!keep_view.load(std::memory_order_relaxed)) return;  // never had a view
+    // Under the mutex: the shutdown sweep may be taking the view at the same time. A host
+    // thread queues the release before unlocking, so a sweep that missed this view (it was
+    // unregistered first) cannot close the pool before it is queued. The interpreter thread
+    // releases after unlocking: there the release runs at once and may drop other tensors.
+    void *v = nullptr;
+    const bool interpreter = release_pool::on_interpreter_thread();
+    {
+        std::lock_guard<std::mutex> lock(views().mutex);
+        if (view) v = unregister_view(*this);
+        if (!interpreter) release_pool::decref(v);
+    }
+    if (interpreter) release_pool::decref(v);
+}
+
+static void release_all_views() {
+    std::vector<void *> taken;
+    {
+        std::lock_guard<std::mutex> lock(views().mutex);
+        while (Tensor::Shared *s = views().head) taken.push_back(unregister_view(*s));
+    }
+    for (void *v : taken) release_pool::decref(v);  // interpreter thread: at once
+}
 
 namespace {
 
@@ -144,13 +201,32 @@ const std::shared_ptr<Tensor::Owner> &Tensor::owner() const {
     return h_->owner;
 }
 
+void Tensor::keep_python_view() const {
+    if (!h_) throw Error("pybridge: empty Tensor handle");
+    h_->keep_view.store(true, std::memory_order_relaxed);
+}
+
+bool Tensor::keeps_python_view() const noexcept { return h_ && h_->keep_view.load(std::memory_order_relaxed); }
+
 void *Tensor::cached_python_view() const noexcept { return h_ ? h_->view : nullptr; }
 
 void Tensor::set_cached_python_view(void *view) const {
     if (!h_) throw Error("pybridge: empty Tensor handle");
+    static const bool hooked = (release_pool::at_close(&release_all_views), true);
+    (void)hooked;
     Py_XINCREF(static_cast<PyObject *>(view));
-    void *old = h_->view;
-    h_->view = view;
+    void *old = nullptr;
+    {
+        std::lock_guard<std::mutex> lock(views().mutex);
+        Shared &s = *h_;
+        if (s.view) old = unregister_view(s);
+        if (view) {
+            s.view = view;
+            s.next = views().head;
+            if (s.next) s.next->prev = &s;
+            views().head = &s;
+        }
+    }
     release_pool::decref(old);  // on the interpreter thread: at once
 }
 

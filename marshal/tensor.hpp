@@ -100,18 +100,31 @@ public:
     struct Owner;
     const std::shared_ptr<Owner> &owner() const;
 
-    // The torch tensor last lent to Python for this memory, shared by every copy of this
-    // handle, or nullptr (a borrowed PyObject*, as void* so this header needs no Python.h).
-    // Reusing it spares building a new torch tensor at each hand-off (tensor_python.hpp says
-    // when it is reused). Interpreter thread only (GIL held). The handles hold one strong
-    // reference, released through the release pool when the last handle goes.
+    // Opt-in: from now on, every hand-off of this tensor (through any copy of the handle)
+    // gives Python one and the same torch tensor, kept by the handles, instead of a fresh
+    // view each time. The host tensor then behaves like one Python tensor object: a hand-off
+    // costs a check (0.25 us here) instead of building a torch tensor (0.9 us), and what
+    // Python sets on the object stays (attributes, .grad, hooks, the autograd version
+    // counter), as for a tensor kept in a Python variable. The view is replaced by a fresh one
+    // when it no longer shows exactly this memory (tensor_python.hpp lists the checks). The
+    // view holds the memory until the last handle goes; `release` then runs once the view is
+    // released on the interpreter thread (asynchronously, not inside the dropping call), and
+    // at the latest at stop(). A Python object stored on the view that holds this tensor's
+    // handle (a host function capturing it) is a cycle Python cannot see: freed at stop().
+    // Any thread. Default: off (a fresh view per hand-off, released with the call).
+    void keep_python_view() const;
+    bool keeps_python_view() const noexcept;
+
+    // The kept torch view, or nullptr (a borrowed PyObject*, as void* so this header needs
+    // no Python.h). Interpreter thread only (GIL held).
     void *cached_python_view() const noexcept;
-    // Replaces the cached view with `view` (a new strong reference is taken; nullptr clears
+    // Replaces the kept view with `view` (a new strong reference is taken; nullptr clears
     // it) and releases the previous one. Interpreter thread only (GIL held).
     void set_cached_python_view(void *view) const;
 
+    struct Shared;  // internal (tensor.cpp): the owner and the cached view, shared by copies
+
 private:
-    struct Shared;  // the owner and the cached view: what copies of a handle share
     std::shared_ptr<Shared> h_;
     std::optional<std::int64_t> ready_stream_;
     const Owner &checked() const;

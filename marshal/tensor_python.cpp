@@ -20,6 +20,7 @@ struct TorchApi {
     PyObject *to_dlpack_versioned = nullptr;  // torch._C._to_dlpack_versioned(tensor)
     PyObject *is_conj = nullptr;              // torch.Tensor.is_conj, unbound: one vectorcall
     PyObject *is_neg = nullptr;               // torch.Tensor.is_neg
+    PyObject *is_inference = nullptr;         // torch.Tensor.is_inference
     PyObject *requires_grad = nullptr;        // "requires_grad", interned
     PyObject *requires_grad_getter = nullptr; // torch.Tensor's own requires_grad descriptor (borrowed from the type)
 };
@@ -36,13 +37,14 @@ const TorchApi &torch_api(Python py) {
     api.to_dlpack_versioned = c ? PyObject_GetAttrString(c, "_to_dlpack_versioned") : nullptr;
     api.is_conj = api.tensor_type ? PyObject_GetAttrString(api.tensor_type, "is_conj") : nullptr;
     api.is_neg = api.tensor_type ? PyObject_GetAttrString(api.tensor_type, "is_neg") : nullptr;
+    api.is_inference = api.tensor_type ? PyObject_GetAttrString(api.tensor_type, "is_inference") : nullptr;
     api.requires_grad = PyUnicode_InternFromString("requires_grad");
     Py_XDECREF(c);
     Py_DECREF(torch);
     if (!api.tensor_type || !api.from_dlpack || !api.to_dlpack_versioned || !api.is_conj || !api.is_neg ||
-        !api.requires_grad) {
+        !api.is_inference || !api.requires_grad) {
         for (PyObject *o : {api.tensor_type, api.from_dlpack, api.to_dlpack_versioned, api.is_conj, api.is_neg,
-                            api.requires_grad})
+                            api.is_inference, api.requires_grad})
             Py_XDECREF(o);
         throw_python_error(py);
     }
@@ -115,12 +117,21 @@ PyObject *lend_to_torch(Python py, const TorchApi &torch, const Tensor &tensor) 
     return PyRef(py, PyObject_CallOneArg(torch.from_dlpack, capsule.p)).release();
 }
 
-// The view cached on `tensor` (tensor.hpp), as a new reference, if it still is exactly what
-// lend_to_torch would build now: a plain torch.Tensor that does not require grad, over the
-// same data, shape, strides, dtype and device. Python code may have changed the view in
-// place between hand-offs (requires_grad_(), resize_(), t_(), set_()...): then nullptr, and
-// the caller lends a fresh view. Checked through the exchange table's non-owning export
-// (no allocation); without it, views are not reused.
+// 1, 0, or -1 with a Python error: the truth of a new reference (consumed).
+int truth(PyObject *v) {
+    if (!v) return -1;
+    const int r = v == Py_True ? 1 : v == Py_False ? 0 : PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return r;
+}
+
+// The view kept on `tensor` (Tensor::keep_python_view), as a new reference, if it still is
+// exactly what lend_to_torch would build now: a plain torch.Tensor that does not require
+// grad, is neither negated nor conjugated, over the same data, shape, strides, dtype and
+// device. Python code may have changed the view in place between hand-offs
+// (requires_grad_(), resize_(), t_(), set_(), _set_neg()...): then nullptr, and the caller
+// lends a fresh view. Layout checked through the exchange table's non-owning export (no
+// allocation); without the table, views are not kept.
 PyObject *reusable_view(Python py, const TorchApi &torch, const Tensor &tensor) {
     auto *view = static_cast<PyObject *>(tensor.cached_python_view());
     if (!view || !Py_IS_TYPE(view, reinterpret_cast<PyTypeObject *>(torch.tensor_type))) return nullptr;
@@ -152,17 +163,16 @@ PyObject *reusable_view(Python py, const TorchApi &torch, const Tensor &tensor) 
     }
     Py_DECREF(grad);
     if (grad != Py_False) return nullptr;
+    // Lazy negation / conjugation change what the elements read as (complex only for conj).
+    if (truth(PyObject_CallOneArg(torch.is_neg, view)) != 0 ||
+        (want.dtype.code == kDLComplex && truth(PyObject_CallOneArg(torch.is_conj, view)) != 0)) {
+        PyErr_Clear();
+        return nullptr;
+    }
     Py_INCREF(view);
     return view;
 }
 
-// 1, 0, or -1 with a Python error: the truth of a new reference (consumed).
-int truth(PyObject *v) {
-    if (!v) return -1;
-    const int r = v == Py_True ? 1 : v == Py_False ? 0 : PyObject_IsTrue(v);
-    Py_DECREF(v);
-    return r;
-}
 
 // Calls tensor.<method>() and replaces `tensor` with the result (a new reference).
 bool apply(PyObject *&tensor, const char *method) {
@@ -235,11 +245,15 @@ PyObject *tensor_to_python(Python py, const Tensor &tensor, bool reuse_view) {
         dlpack::synchronize(py, device, dlpack::plan_stream_sync(device, tensor.ready_stream(), torch_stream(py, torch, device)));
     }
     if (!tensor.read_only()) {
-        if (!reuse_view) return lend_to_torch(py, torch, tensor);
+        if (!reuse_view || !tensor.keeps_python_view()) return lend_to_torch(py, torch, tensor);
         if (PyObject *view = reusable_view(py, torch, tensor)) return view;
-        PyObject *view = lend_to_torch(py, torch, tensor);
-        tensor.set_cached_python_view(view);
-        return view;
+        PyRef view(py, lend_to_torch(py, torch, tensor));
+        // Made inside inference_mode, it is an inference tensor for good (no in-place use or
+        // autograd outside the mode): lent for this call only.
+        const int inference = truth(PyObject_CallOneArg(torch.is_inference, view.p));
+        if (inference < 0) throw_python_error(py);
+        if (!inference) tensor.set_cached_python_view(view.p);
+        return view.release();
     }
     if (read_only_policy() == ReadOnlyPolicy::Refuse) {
         throw Error("pybridge: tensor " + tensor.describe() +

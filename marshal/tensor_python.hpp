@@ -27,16 +27,13 @@ namespace pyb {
 // tensor under ReadOnlyPolicy::Copy). Imports torch if needed. On a GPU, torch's current
 // stream first waits for the tensor's ready_stream() (dlpack_stream.hpp). Throws Error as
 // above, PythonError if the stream handshake fails.
-// View reuse (reuse_view, the default): the view is kept on the host tensor's handles
-// (Tensor::cached_python_view) and handed out again while it still is exactly a view of
-// the tensor: a plain torch.Tensor, requires_grad False, same data pointer, shape, strides,
-// dtype and device (checked through torch's non-owning DLTensor export, no allocation).
-// So one host tensor is one torch tensor across calls — one identity and one autograd
-// version counter, as in Python — and a hand-off costs a check instead of building a
-// tensor. A view that Python changed in place (requires_grad_(), resize_(), t_(), set_(),
-// a __class__ change) is replaced by a fresh one. The cached view holds the memory until
-// the host's last handle goes. reuse_view false always lends a fresh, uncached view (for a
-// caller that will change it, as to_torch(requires_grad) does).
+// A tensor that keeps its view (Tensor::keep_python_view) gets the kept torch tensor back
+// while it still is exactly a view of the tensor: a plain torch.Tensor (exact type),
+// requires_grad False, not negated or conjugated, same data pointer, shape, strides, dtype
+// and device (checked through torch's non-owning DLTensor export, no allocation); else a
+// fresh view is lent and kept — unless made inside inference_mode (an inference tensor is
+// one for good): that one is lent for the call only. reuse_view false always lends a
+// fresh, unkept view (for a caller that will change it, as to_torch(requires_grad) does).
 PyObject *tensor_to_python(Python, const Tensor &tensor, bool reuse_view = true);
 
 // True if `obj` is a torch.Tensor (only checked once torch has been imported by someone).

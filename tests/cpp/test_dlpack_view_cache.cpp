@@ -1,7 +1,9 @@
-// The torch view a host tensor keeps (tensor.hpp: cached_python_view): the same torch tensor
-// comes back at each hand-off while it still is exactly the host tensor's view; whatever
-// Python changed in place (requires_grad, shape, strides, type) gets a fresh view instead;
-// the view is released when the host's last handle goes; read-only tensors are copied afresh.
+// Host tensors that keep their torch view (Tensor::keep_python_view): the same torch tensor
+// comes back at each hand-off while it still is exactly a view of the host tensor; whatever
+// Python changed in place (requires_grad, shape, strides, type, neg/conj bits) gets a fresh
+// view instead; a view made inside inference_mode is not kept; the view is released when
+// the host's last handle goes, and at stop() at the latest. Without the opt-in every
+// hand-off lends a fresh view, released with the call.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -17,9 +19,12 @@ struct Watched {
     std::vector<float> data{1, 2, 3, 4, 5, 6};
     std::atomic<int> released{0};
     pyb::Tensor tensor(std::vector<std::int64_t> shape = {2, 3}, std::vector<std::int64_t> strides = {},
-                       bool read_only = false) {
-        return pyb::Tensor::from_buffer(data.data(), std::move(shape), pyb::dtype_of<float>(), std::move(strides),
-                                        [this] { released.fetch_add(1); }, pyb::cpu_device(), 0, read_only);
+                       bool read_only = false, bool keep = true) {
+        pyb::Tensor t = pyb::Tensor::from_buffer(data.data(), std::move(shape), pyb::dtype_of<float>(),
+                                                 std::move(strides), [this] { released.fetch_add(1); },
+                                                 pyb::cpu_device(), 0, read_only);
+        if (keep) t.keep_python_view();
+        return t;
     }
 };
 
@@ -36,6 +41,21 @@ void define_helpers() {
 bool last_two_are_one_object() { return bridge().eval("_same()").as_bool(); }
 
 }  // namespace
+
+TEST(DLPackViewCache, ByDefaultEachHandOffLendsAFreshViewReleasedWithTheCall) {
+    define_helpers();
+    Watched w;
+    pyb::Tensor t = w.tensor({2, 3}, {}, false, /*keep=*/false);
+    EXPECT_FALSE(t.keeps_python_view());
+    const pyb::ObjectRef keep = bridge().eval_ref("_keep");
+    bridge().call(keep, {t});
+    bridge().call(keep, {t});
+    EXPECT_FALSE(last_two_are_one_object());
+    bridge().exec("_seen.clear()\n");
+    // No Python view is left: dropping the handle runs release at once, on this thread.
+    t = pyb::Tensor();
+    EXPECT_EQ(w.released.load(), 1);
+}
 
 TEST(DLPackViewCache, OneHostTensorIsOneTorchTensorAcrossHandOffs) {
     define_helpers();
@@ -64,7 +84,8 @@ TEST(DLPackViewCache, ViewsChangedInPlaceByPythonAreNotReused) {
     const pyb::ObjectRef keep = bridge().eval_ref("_keep");
     for (const char *change : {"_seen[-1].requires_grad_()", "_seen[-1].unsqueeze_(0)", "_seen[-1].t_()",
                                "_seen[-1].resize_(6)", "_seen[-1].as_strided_((2, 2), (1, 2))",
-                               "_seen[-1].set_(torch.zeros(2, 3))", "setattr(_seen[-1], '__class__', torch.nn.Parameter)"}) {
+                               "_seen[-1].set_(torch.zeros(2, 3))", "setattr(_seen[-1], '__class__', torch.nn.Parameter)",
+                               "torch._C._set_neg(_seen[-1], True)"}) {
         SCOPED_TRACE(change);
         bridge().call(keep, {t});
         bridge().exec(std::string(change) + "\n");
@@ -137,4 +158,36 @@ TEST(DLPackViewCache, AutogradSeesInPlaceWritesThroughTheSharedView) {
         EXPECT_NE(std::string(e.what()).find("modified by an inplace operation"), std::string::npos) << e.what();
     }
     bridge().exec("del _w\n");
+}
+
+TEST(DLPackViewCache, ConjugatedComplexViewsAreNotReused) {
+    define_helpers();
+    std::vector<float> data{1, 1, 2, -2};  // complex64 (1+1j), (2-2j)
+    pyb::Tensor t = pyb::Tensor::from_buffer(data.data(), {2}, DLDataType{kDLComplex, 64, 1});
+    t.keep_python_view();
+    const pyb::ObjectRef keep = bridge().eval_ref("_keep");
+    bridge().call(keep, {t});
+    bridge().exec("torch._C._set_conj(_seen[-1], True)\n");
+    bridge().call(keep, {t});
+    EXPECT_FALSE(last_two_are_one_object());
+    EXPECT_DOUBLE_EQ(bridge().eval("float(_seen[-1][0].imag)").as_float(), 1.0);  // not conjugated
+    bridge().exec("_seen.clear()\n");
+}
+
+TEST(DLPackViewCache, AViewMadeInsideInferenceModeIsNotKept) {
+    define_helpers();
+    Watched w;
+    const pyb::Tensor t = w.tensor();
+    bridge().exec(
+        "def _in_inference(get):\n"
+        "    with torch.inference_mode():\n"
+        "        _seen.append(get())\n"
+        "        return _seen[-1].is_inference()\n");
+    const auto get = pyb::HostFunction::make("get", [t](const pyb::Args &, const pyb::Kwargs &) { return pyb::Value(t); });
+    EXPECT_TRUE(bridge().call(bridge().eval_ref("_in_inference"), {get}).as_bool());
+    // Outside the mode the tensor is an ordinary one: in-place writes and autograd work.
+    const pyb::Value after = bridge().call(bridge().eval_ref("lambda x: (x.add_(1.0), x.is_inference())[1]"), {t});
+    EXPECT_FALSE(after.as_bool());
+    EXPECT_EQ(w.data[0], 2.0f);
+    bridge().exec("_seen.clear()\n");
 }

@@ -85,6 +85,15 @@ TEST(Lifecycle, StartUseStopAndRefuseEverythingAfterwards) {
     pyb::Value tensor = py->eval("__import__('torch').arange(6.0)");
     ASSERT_EQ(tensor.kind(), pyb::Value::Kind::Tensor);
     pyb::ObjectRef module = py->import("json");
+    // A host tensor keeping its torch view (Tensor::keep_python_view) across stop(): stop()
+    // gives the view back while Python runs, so the release callback runs once the host
+    // drops the handle — after stop, on this thread.
+    std::vector<float> kept_data{1, 2, 3};
+    std::atomic<int> kept_released{0};
+    pyb::Tensor kept = pyb::Tensor::from_buffer(kept_data.data(), {3}, pyb::dtype_of<float>(), {},
+                                                [&kept_released] { kept_released.fetch_add(1); });
+    kept.keep_python_view();
+    EXPECT_DOUBLE_EQ(py->call(py->eval_ref("lambda t: float(t.sum())"), {kept}).as_float(), 6.0);
 
     // A call holding the interpreter thread, two queued behind it, then stop().
     std::promise<void> gate;
@@ -121,6 +130,9 @@ TEST(Lifecycle, StartUseStopAndRefuseEverythingAfterwards) {
 
     // Handles that outlive the interpreter are dropped harmlessly, on any thread.
     tensor = pyb::Value();
+    EXPECT_EQ(kept_released.load(), 0);
+    kept = pyb::Tensor();
+    EXPECT_EQ(kept_released.load(), 1);
     std::thread([m = std::move(module)]() mutable { m = pyb::ObjectRef(); }).join();
 
     // CPython is started once per process.
