@@ -127,10 +127,9 @@ int truth(PyObject *v) {
 
 // The view kept on `tensor` (Tensor::keep_python_view), as a new reference, if it still is
 // exactly what lend_to_torch would build now: a plain torch.Tensor that does not require
-// grad, is neither negated nor conjugated, over the same data, shape, strides, dtype and
-// device. Python code may have changed the view in place between hand-offs
-// (requires_grad_(), resize_(), t_(), set_(), _set_neg()...): then nullptr, and the caller
-// lends a fresh view. Layout checked through the exchange table's non-owning export (no
+// grad, is not conjugated, over the same data, shape, strides, dtype and device. Python
+// code may have changed the view in place between hand-offs (requires_grad_(), resize_(),
+// t_(), set_(), `.data = x.conj()`...): then nullptr, and the caller lends a fresh view. Layout checked through the exchange table's non-owning export (no
 // allocation); without the table, views are not kept.
 PyObject *reusable_view(Python py, const TorchApi &torch, const Tensor &tensor) {
     auto *view = static_cast<PyObject *>(tensor.cached_python_view());
@@ -163,9 +162,10 @@ PyObject *reusable_view(Python py, const TorchApi &torch, const Tensor &tensor) 
     }
     Py_DECREF(grad);
     if (grad != Py_False) return nullptr;
-    // Lazy negation / conjugation change what the elements read as (complex only for conj).
-    if (truth(PyObject_CallOneArg(torch.is_neg, view)) != 0 ||
-        (want.dtype.code == kDLComplex && truth(PyObject_CallOneArg(torch.is_conj, view)) != 0)) {
+    // A lazy conjugation changes what the elements read as; `view.data = view.conj()` sets
+    // one in place. (The negative bit can only be set in place through torch's private
+    // _set_neg: not checked, as torch's is_neg() would double the cost of this check.)
+    if (want.dtype.code == kDLComplex && truth(PyObject_CallOneArg(torch.is_conj, view)) != 0) {
         PyErr_Clear();
         return nullptr;
     }

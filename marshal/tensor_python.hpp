@@ -29,10 +29,11 @@ namespace pyb {
 // above, PythonError if the stream handshake fails.
 // A tensor that keeps its view (Tensor::keep_python_view) gets the kept torch tensor back
 // while it still is exactly a view of the tensor: a plain torch.Tensor (exact type),
-// requires_grad False, not negated or conjugated, same data pointer, shape, strides, dtype
+// requires_grad False, not conjugated, same data pointer, shape, strides, dtype
 // and device (checked through torch's non-owning DLTensor export, no allocation); else a
 // fresh view is lent and kept — unless made inside inference_mode (an inference tensor is
-// one for good): that one is lent for the call only. reuse_view false always lends a
+// one for good): that one is lent for the call only. Not checked: the negative bit, which
+// only torch's private _set_neg sets in place (Python must not call it on a kept view). reuse_view false always lends a
 // fresh, unkept view (for a caller that will change it, as to_torch(requires_grad) does).
 PyObject *tensor_to_python(Python, const Tensor &tensor, bool reuse_view = true);
 

@@ -1,6 +1,6 @@
 // Host tensors that keep their torch view (Tensor::keep_python_view): the same torch tensor
 // comes back at each hand-off while it still is exactly a view of the host tensor; whatever
-// Python changed in place (requires_grad, shape, strides, type, neg/conj bits) gets a fresh
+// Python changed in place (requires_grad, shape, strides, type, conj bit) gets a fresh
 // view instead; a view made inside inference_mode is not kept; the view is released when
 // the host's last handle goes, and at stop() at the latest. Without the opt-in every
 // hand-off lends a fresh view, released with the call.
@@ -84,8 +84,7 @@ TEST(DLPackViewCache, ViewsChangedInPlaceByPythonAreNotReused) {
     const pyb::ObjectRef keep = bridge().eval_ref("_keep");
     for (const char *change : {"_seen[-1].requires_grad_()", "_seen[-1].unsqueeze_(0)", "_seen[-1].t_()",
                                "_seen[-1].resize_(6)", "_seen[-1].as_strided_((2, 2), (1, 2))",
-                               "_seen[-1].set_(torch.zeros(2, 3))", "setattr(_seen[-1], '__class__', torch.nn.Parameter)",
-                               "torch._C._set_neg(_seen[-1], True)"}) {
+                               "_seen[-1].set_(torch.zeros(2, 3))", "setattr(_seen[-1], '__class__', torch.nn.Parameter)"}) {
         SCOPED_TRACE(change);
         bridge().call(keep, {t});
         bridge().exec(std::string(change) + "\n");
