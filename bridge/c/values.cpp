@@ -191,6 +191,14 @@ pyb_status pyb_tensor(DLManagedTensorVersioned *managed, pyb_value **out) {
     });
 }
 
+pyb_status pyb_tensor_keep_python_view(pyb_value *tensor) {
+    return guard([&] {
+        const Value &x = value_of(tensor);
+        if (x.kind() != Value::Kind::Tensor) wrong_kind(x, "a tensor");
+        x.as_tensor().keep_python_view();
+    });
+}
+
 pyb_value *pyb_object_value(const pyb_object *object) {
     try {
         return make(Value(need(object, "object").o));

@@ -351,6 +351,38 @@ static void ops(pyb_interpreter *py) {
     pyb_value_free(four);
 }
 
+/* A tensor that keeps its torch view is one torch tensor across calls; freed, its deleter
+ * runs on the interpreter thread before the next call. */
+static void kept_views(pyb_interpreter *py) {
+    pyb_value *tensor = NULL, *r = NULL;
+    const int deleted_before = tensor_deleted;
+    OK(pyb_tensor(new_host_tensor(), &tensor));
+    OK(pyb_tensor_keep_python_view(tensor));
+    pyb_value *same = NULL;
+    OK(pyb_exec(py, "_kept = []\ndef _same(t):\n    _kept.append(t)\n    return len(_kept) > 1 and _kept[-1] is _kept[-2]\n"));
+    OK(pyb_eval(py, "_same", &same));
+    pyb_object *same_fn = NULL;
+    OK(pyb_value_object(same, &same_fn));
+    const pyb_value *args[] = {tensor};
+    for (int k = 0; k < 2; ++k) {
+        OK(pyb_call(py, same_fn, args, 1, NULL, NULL, 0, &r));
+        int truth = -1;
+        OK(pyb_value_bool(r, &truth));
+        CHECK(truth == k); /* the second hand-off is the first one's object */
+        pyb_value_free(r);
+    }
+    OK(pyb_exec(py, "_kept.clear()\n"));
+    pyb_value_free(tensor);
+    OK(pyb_exec(py, "pass\n")); /* the kept view's release runs before this call */
+    CHECK(tensor_deleted == deleted_before + 1);
+    pyb_value *not_tensor = pyb_int(1);
+    CHECK(pyb_tensor_keep_python_view(not_tensor) == PYB_ERROR_KIND);
+    CHECK(pyb_tensor_keep_python_view(NULL) == PYB_ERROR_ARGUMENT);
+    pyb_value_free(not_tensor);
+    pyb_object_free(same_fn);
+    pyb_value_free(same);
+}
+
 static void *from_another_thread(void *arg) {
     pyb_value *r = NULL;
     if (pyb_eval((pyb_interpreter *)arg, "6 * 7", &r) != PYB_OK) return NULL;
@@ -372,6 +404,7 @@ int main(void) {
     calls(py);
     futures(py);
     ops(py);
+    kept_views(py);
     pthread_t t;
     void *ok = NULL;
     pthread_create(&t, NULL, from_another_thread, py);
