@@ -351,36 +351,24 @@ static void ops(pyb_interpreter *py) {
     pyb_value_free(four);
 }
 
-/* A tensor that keeps its torch view is one torch tensor across calls; freed, its deleter
- * runs on the interpreter thread before the next call. */
-static void kept_views(pyb_interpreter *py) {
-    pyb_value *tensor = NULL, *r = NULL;
+/* pyb_tensor_keep_python_view: the behaviour (one torch tensor across calls, the release
+ * after the last free) is tested in C++ (tests/cpp/test_dlpack_view_cache.cpp); handing a
+ * tensor to Python here would import torch, whose process-lifetime allocations
+ * LeakSanitizer reports at exit. Here: the status codes, and the deleter still runs once. */
+static void kept_views(void) {
+    pyb_value *tensor = NULL;
     const int deleted_before = tensor_deleted;
     OK(pyb_tensor(new_host_tensor(), &tensor));
     OK(pyb_tensor_keep_python_view(tensor));
-    pyb_value *same = NULL;
-    OK(pyb_exec(py, "_kept = []\ndef _same(t):\n    _kept.append(t)\n    return len(_kept) > 1 and _kept[-1] is _kept[-2]\n"));
-    OK(pyb_eval(py, "_same", &same));
-    pyb_object *same_fn = NULL;
-    OK(pyb_value_object(same, &same_fn));
-    const pyb_value *args[] = {tensor};
-    for (int k = 0; k < 2; ++k) {
-        OK(pyb_call(py, same_fn, args, 1, NULL, NULL, 0, &r));
-        int truth = -1;
-        OK(pyb_value_bool(r, &truth));
-        CHECK(truth == k); /* the second hand-off is the first one's object */
-        pyb_value_free(r);
-    }
-    OK(pyb_exec(py, "_kept.clear()\n"));
+    pyb_value *copy = pyb_value_copy(tensor);
     pyb_value_free(tensor);
-    OK(pyb_exec(py, "pass\n")); /* the kept view's release runs before this call */
+    CHECK(tensor_deleted == deleted_before); /* the copy shares it */
+    pyb_value_free(copy);
     CHECK(tensor_deleted == deleted_before + 1);
     pyb_value *not_tensor = pyb_int(1);
-    CHECK(pyb_tensor_keep_python_view(not_tensor) == PYB_ERROR_KIND);
+    CHECK(pyb_tensor_keep_python_view(not_tensor) == PYB_ERROR_KIND && last_message_contains("a tensor"));
     CHECK(pyb_tensor_keep_python_view(NULL) == PYB_ERROR_ARGUMENT);
     pyb_value_free(not_tensor);
-    pyb_object_free(same_fn);
-    pyb_value_free(same);
 }
 
 static void *from_another_thread(void *arg) {
@@ -404,7 +392,7 @@ int main(void) {
     calls(py);
     futures(py);
     ops(py);
-    kept_views(py);
+    kept_views();
     pthread_t t;
     void *ok = NULL;
     pthread_create(&t, NULL, from_another_thread, py);
