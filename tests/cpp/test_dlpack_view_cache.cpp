@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <vector>
 
 #include "shared_bridge.hpp"
@@ -15,13 +16,16 @@ using pyb_test::bridge;
 
 namespace {
 
+// Host memory and a release counter that outlive the test body: a kept view is released
+// asynchronously (on the interpreter thread, at a later call's drain), possibly after the
+// test returned, so the release callback must not point into the test's stack frame.
 struct Watched {
-    std::vector<float> data{1, 2, 3, 4, 5, 6};
-    std::atomic<int> released{0};
+    std::shared_ptr<std::vector<float>> data = std::make_shared<std::vector<float>>(std::vector<float>{1, 2, 3, 4, 5, 6});
+    std::shared_ptr<std::atomic<int>> released = std::make_shared<std::atomic<int>>(0);
     pyb::Tensor tensor(std::vector<std::int64_t> shape = {2, 3}, std::vector<std::int64_t> strides = {},
                        bool read_only = false, bool keep = true) {
-        pyb::Tensor t = pyb::Tensor::from_buffer(data.data(), std::move(shape), pyb::dtype_of<float>(),
-                                                 std::move(strides), [this] { released.fetch_add(1); },
+        pyb::Tensor t = pyb::Tensor::from_buffer(data->data(), std::move(shape), pyb::dtype_of<float>(),
+                                                 std::move(strides), [d = data, r = released] { r->fetch_add(1); },
                                                  pyb::cpu_device(), 0, read_only);
         if (keep) t.keep_python_view();
         return t;
@@ -54,7 +58,7 @@ TEST(DLPackViewCache, ByDefaultEachHandOffLendsAFreshViewReleasedWithTheCall) {
     bridge().exec("_seen.clear()\n");
     // No Python view is left: dropping the handle runs release at once, on this thread.
     t = pyb::Tensor();
-    EXPECT_EQ(w.released.load(), 1);
+    EXPECT_EQ(w.released->load(), 1);
 }
 
 TEST(DLPackViewCache, OneHostTensorIsOneTorchTensorAcrossHandOffs) {
@@ -69,12 +73,12 @@ TEST(DLPackViewCache, OneHostTensorIsOneTorchTensorAcrossHandOffs) {
     EXPECT_TRUE(last_two_are_one_object());
     // The view is the host memory: a write from Python shows on the host and back.
     bridge().exec("_seen[-1][1, 2] = 60.0\n");
-    EXPECT_EQ(w.data[5], 60.0f);
+    EXPECT_EQ((*w.data)[5], 60.0f);
     bridge().exec("_seen.clear()\n");
-    EXPECT_EQ(w.released.load(), 0);  // the host still holds the tensor, and so its view
+    EXPECT_EQ(w.released->load(), 0);  // the host still holds the tensor, and so its view
     t = pyb::Tensor();
     bridge().exec("pass\n");  // the view's release, queued on this host thread, runs first
-    EXPECT_EQ(w.released.load(), 1);
+    EXPECT_EQ(w.released->load(), 1);
 }
 
 TEST(DLPackViewCache, ViewsChangedInPlaceByPythonAreNotReused) {
@@ -97,7 +101,7 @@ TEST(DLPackViewCache, ViewsChangedInPlaceByPythonAreNotReused) {
         EXPECT_EQ(bridge().eval("tuple(_seen[-1].shape)").as_tuple().items[1].as_int(), 3);
         EXPECT_EQ(bridge().eval("_seen[-1].stride()").as_tuple().items[0].as_int(), 3);
         EXPECT_FALSE(r.items[2].as_bool());
-        EXPECT_EQ(bridge().eval("_seen[-1].data_ptr()").as_int(), reinterpret_cast<std::intptr_t>(w.data.data()));
+        EXPECT_EQ(bridge().eval("_seen[-1].data_ptr()").as_int(), reinterpret_cast<std::intptr_t>(w.data->data()));
         // ...and is reused from then on.
         bridge().call(keep, {t});
         EXPECT_TRUE(last_two_are_one_object());
@@ -131,7 +135,7 @@ TEST(DLPackViewCache, ReadOnlyTensorsGetAFreshCopyEachTime) {
     bridge().exec("_seen[-1].fill_(-1.0)\n");  // writes the copy only
     bridge().call(keep, {t});
     EXPECT_FALSE(last_two_are_one_object());
-    EXPECT_EQ(w.data[0], 1.0f);
+    EXPECT_EQ((*w.data)[0], 1.0f);
     EXPECT_DOUBLE_EQ(bridge().eval("float(_seen[-1][0, 0])").as_float(), 1.0);
     bridge().exec("_seen.clear()\n");
 }
@@ -147,7 +151,7 @@ TEST(DLPackViewCache, AutogradSeesInPlaceWritesThroughTheSharedView) {
     const pyb::ObjectRef add_ = bridge().eval_ref("lambda x: x.add_(1.0)");
     const pyb::Value loss = pyb::Value(bridge().call_ref(mul, {x}));
     bridge().call(add_, {x});
-    EXPECT_EQ(w.data[0], 2.0f);
+    EXPECT_EQ((*w.data)[0], 2.0f);
     const pyb::ObjectRef backward = bridge().eval_ref("lambda l: l.backward()");
     try {
         bridge().call(backward, {loss});
@@ -171,6 +175,8 @@ TEST(DLPackViewCache, ConjugatedComplexViewsAreNotReused) {
     EXPECT_FALSE(last_two_are_one_object());
     EXPECT_DOUBLE_EQ(bridge().eval("float(_seen[-1][0].imag)").as_float(), 1.0);  // not conjugated
     bridge().exec("_seen.clear()\n");
+    t = pyb::Tensor();
+    bridge().exec("pass\n");  // the kept view goes before `data` does
 }
 
 TEST(DLPackViewCache, AViewMadeInsideInferenceModeIsNotKept) {
@@ -187,6 +193,6 @@ TEST(DLPackViewCache, AViewMadeInsideInferenceModeIsNotKept) {
     // Outside the mode the tensor is an ordinary one: in-place writes and autograd work.
     const pyb::Value after = bridge().call(bridge().eval_ref("lambda x: (x.add_(1.0), x.is_inference())[1]"), {t});
     EXPECT_FALSE(after.as_bool());
-    EXPECT_EQ(w.data[0], 2.0f);
+    EXPECT_EQ((*w.data)[0], 2.0f);
     bridge().exec("_seen.clear()\n");
 }
