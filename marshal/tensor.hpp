@@ -108,8 +108,8 @@ public:
     // counter), as for a tensor kept in a Python variable. The view is replaced by a fresh one
     // when it no longer shows exactly this memory (tensor_python.hpp lists the checks). The
     // view holds the memory until the last handle goes; `release` then runs once the view is
-    // released on the interpreter thread (asynchronously, not inside the dropping call), and
-    // at the latest at stop(). A Python object stored on the view that holds this tensor's
+    // released on the interpreter thread (asynchronously, not inside the dropping call, so it
+    // must not point into a stack frame that may be gone by then), and at the latest at stop(). A Python object stored on the view that holds this tensor's
     // handle (a host function capturing it) is a cycle Python cannot see: freed at stop().
     // Any thread. Default: off (a fresh view per hand-off, released with the call).
     void keep_python_view() const;
