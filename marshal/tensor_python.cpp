@@ -129,8 +129,9 @@ int truth(PyObject *v) {
 // exactly what lend_to_torch would build now: a plain torch.Tensor that does not require
 // grad, is not conjugated, over the same data, shape, strides, dtype and device. Python
 // code may have changed the view in place between hand-offs (requires_grad_(), resize_(),
-// t_(), set_(), `.data = x.conj()`...): then nullptr, and the caller lends a fresh view. Layout checked through the exchange table's non-owning export (no
-// allocation); without the table, views are not kept.
+// t_(), set_(), `.data = x.conj()`...): then nullptr, and the caller lends a fresh view.
+// Layout checked through the exchange table's non-owning export (no allocation); without
+// the table, views are not kept.
 PyObject *reusable_view(Python py, const TorchApi &torch, const Tensor &tensor) {
     auto *view = static_cast<PyObject *>(tensor.cached_python_view());
     if (!view || !Py_IS_TYPE(view, reinterpret_cast<PyTypeObject *>(torch.tensor_type))) return nullptr;
@@ -142,8 +143,9 @@ PyObject *reusable_view(Python py, const TorchApi &torch, const Tensor &tensor) 
         return nullptr;
     }
     const DLTensor &want = tensor.dl();
-    if (static_cast<char *>(now.data) + now.byte_offset != tensor.data() || now.ndim != want.ndim || now.dtype != want.dtype ||
-        now.device.device_type != want.device.device_type || now.device.device_id != want.device.device_id)
+    if (static_cast<char *>(now.data) + now.byte_offset != tensor.data() || now.ndim != want.ndim ||
+        now.dtype != want.dtype || now.device.device_type != want.device.device_type ||
+        now.device.device_id != want.device.device_id)
         return nullptr;
     const auto &shape = tensor.shape();
     const auto &strides = tensor.strides();
