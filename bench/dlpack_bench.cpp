@@ -10,6 +10,9 @@
 //                   through torch's tensor.__dlpack__(max_version=(1, 3)) (the protocol path
 //                   every consumer can take).
 // Baseline: memcpy of the same number of bytes into a pre-touched buffer.
+// Then host -> torch alone for a 4 KiB tensor, fresh view (the default) vs kept view
+// (Tensor::keep_python_view: the kept torch tensor, after the check that it still views
+// the memory), tensor_to_python plus dropping the torch tensor, samples alternating.
 // Median of 7 samples after a warm-up; spread is min..max.
 #include <bridge/pybridge.hpp>
 
@@ -67,6 +70,16 @@ int main() {
         });
         rows.push_back({size.name, handoff, dunder, copy});
     }
+    // Host -> torch alone: a fresh view each time vs the kept one.
+    std::vector<float> small(1024, 1.0f);
+    const pyb::Tensor fresh = pyb::Tensor::from_buffer(small.data(), {1024}, pyb::dtype_of<float>());
+    const pyb::Tensor kept = pyb::Tensor::from_buffer(small.data(), {1024}, pyb::dtype_of<float>());
+    kept.keep_python_view();
+    const auto [lend_fresh, lend_kept] = bridge.interpreter().call([&](pyb::Python py) {
+        return bench::measure_pair_us(
+            7, 100000, [&] { Py_DECREF(pyb::tensor_to_python(py, fresh)); },
+            [&] { Py_DECREF(pyb::tensor_to_python(py, kept)); });
+    });
     bridge.stop();
 
     std::printf("DLPack hand-off host -> torch -> host (float32, zero-copy) vs memcpy of the same bytes\n");
@@ -77,6 +90,8 @@ int main() {
                     r.handoff.median, r.handoff.min, r.handoff.max, r.dunder.median, r.dunder.min, r.dunder.max,
                     r.copy.median, r.copy.min, r.copy.max, r.copy.median / r.handoff.median);
     }
+    std::printf("host -> torch, 4 KiB: fresh view %.3f us (%.3f..%.3f), kept view %.3f us (%.3f..%.3f)\n",
+                lend_fresh.median, lend_fresh.min, lend_fresh.max, lend_kept.median, lend_kept.min, lend_kept.max);
     bench::Report report;
     for (const Row &r : rows) {
         report.result(std::string("dlpack.handoff_") + r.name + ".pybridge", r.handoff.median, "us");
@@ -87,6 +102,9 @@ int main() {
     report.ratio("dlpack.memcpy_over_handoff_1GiB", rows.back().copy.median / rows.back().handoff.median, ">=", 10000);
     report.ratio("dlpack.c_api_over_dunder_dlpack_4KiB", rows.front().handoff.median / rows.front().dunder.median, "<=",
                  1.0 / 3);
+    report.result("dlpack.lend_4KiB.fresh_view", lend_fresh.median, "us");
+    report.result("dlpack.lend_4KiB.kept_view", lend_kept.median, "us");
+    report.ratio("dlpack.lend_4KiB.kept_over_fresh", lend_kept.median / lend_fresh.median, "<=", 0.5);
     report.print();
     return 0;
 }
