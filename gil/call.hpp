@@ -72,8 +72,10 @@ private:
 public:
     virtual ~CallNode() = default;
     // Runs the callable on the interpreter thread: stores the result or `error`, and
-    // destroys the callable (its captures are released with the GIL). Never throws.
-    virtual void invoke(Python py) noexcept = 0;
+    // destroys the callable (its captures are released with the GIL). Returns the final
+    // state for finish(), which the caller publishes once it is done with the call (a
+    // call on a host thread's stack may be gone the moment it is final). Never throws.
+    virtual CallState invoke(Python py) noexcept = 0;
     // The callable will not run: destroy it. Interpreter thread (or host before queueing).
     virtual void discard() noexcept = 0;
 
@@ -115,7 +117,7 @@ struct CallImpl final : ResultNode<R> {
     std::optional<F> fn;
     explicit CallImpl(F f) : fn(std::move(f)) {}
 
-    void invoke(Python py) noexcept override {
+    CallState invoke(Python py) noexcept override {
         bool ok = true;
         try {
             if constexpr (std::is_void_v<R>) {
@@ -128,10 +130,11 @@ struct CallImpl final : ResultNode<R> {
             this->error = failed_call_error(*this, py);
             ok = false;
         }
-        // Published only after the catch block ended: the waiter then owns the only live
-        // reference to the exception, with no refcount shared across threads.
+        // Published (by the caller's finish()) only after the catch block ended: the waiter
+        // then owns the only live reference to the exception, with no refcount shared
+        // across threads.
         fn.reset();
-        this->finish(ok ? kSucceeded : kFailed);
+        return ok ? kSucceeded : kFailed;
     }
     void discard() noexcept override { fn.reset(); }
 };

@@ -62,6 +62,11 @@ public:
         }
     }
 
+    // The last call pushed (or being pushed), or stub() when the queue is empty. Popping
+    // up to it runs everything pushed before this read. Consumer only.
+    const QueueLink *newest() const noexcept { return head_.load(std::memory_order_acquire); }
+    const QueueLink *stub() const noexcept { return &stub_; }
+
     // No call queued and none being pushed. Consumer only.
     bool empty() const noexcept {
         return tail_ == &stub_ && head_.load(std::memory_order_seq_cst) == &stub_;

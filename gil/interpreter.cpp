@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "call_queue.hpp"
+#include "call_slot.hpp"
 #include "futex.hpp"
 #include "host_error.hpp"
 #include "interrupt.hpp"
@@ -60,6 +61,8 @@ struct InterpreterState {
     std::thread thread;
 
     CallQueue queue;
+    // Per slot, the last sequence number served (call_slot.hpp). Interpreter thread only.
+    std::uint64_t slot_seen[kCallSlots] = {};
     alignas(64) std::atomic<std::uint64_t> gate{kClosed};
     alignas(64) std::atomic<std::uint32_t> sleeping{0};  // 1 while the loop sleeps on it
     std::atomic<bool> stop_requested{false};
@@ -98,6 +101,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using detail::CallNode;
+using detail::CallSlot;
 using detail::InterpreterState;
 using detail::Phase;
 
@@ -345,8 +349,20 @@ void notify(InterpreterState &state) noexcept {
 
 void notify_from_pool(void *ctx) { notify(*static_cast<InterpreterState *>(ctx)); }
 
+// Whether slot `i` holds a call not served yet. seq_cst: the sleep check's read (below).
+bool slot_call_waiting(const InterpreterState &state, int i) noexcept {
+    return detail::call_slots()[i].seq.load(std::memory_order_seq_cst) != state.slot_seen[i];
+}
+
+bool slot_calls_waiting(const InterpreterState &state) noexcept {
+    for (int i = 0, n = detail::call_slots_in_use(); i < n; ++i) {
+        if (slot_call_waiting(state, i)) return true;
+    }
+    return false;
+}
+
 bool has_work(InterpreterState &state) noexcept {
-    return !state.queue.empty() || release_pool::control::pending() ||
+    return !state.queue.empty() || slot_calls_waiting(state) || release_pool::control::pending() ||
            state.stop_requested.load(std::memory_order_acquire);
 }
 
@@ -413,19 +429,31 @@ void run_call(InterpreterState &state, CallNode *call, Python py) noexcept {
     detail::interrupt::set_running(call);
     // A cancel() that raced with start_running() set the flag before reading the running
     // call (both seq_cst): one of the two sides sees the other.
+    detail::CallState done = detail::kCancelled;
     if (call->interrupt_requested.load(std::memory_order_seq_cst)) {
         call->discard();
         call->error = call->is_deadline_interrupt
                           ? std::make_exception_ptr(DeadlineExceeded("pybridge: call's deadline passed before it ran"))
                           : std::make_exception_ptr(Cancelled("pybridge: call cancelled before it ran"));
-        call->finish(detail::kCancelled);
     } else {
-        call->invoke(py);
+        done = call->invoke(py);
     }
     detail::interrupt::set_running(nullptr);
     detail::interrupt::clear_leftover(py);
+    call->finish(done);
     if (call->deadline_ns != 0) detail::interrupt::remove_deadline(call);
     finish_call(&state, call);
+}
+
+// A call handed over through a slot: on its host thread's stack, which may be gone the
+// moment the call is final, so nothing touches it after finish(). Nobody else can claim
+// or cancel it (call() has no Future), and it has no deadline.
+void run_slot_call(CallNode *call, Python py) noexcept {
+    detail::interrupt::set_running(call);
+    const detail::CallState done = call->invoke(py);
+    detail::interrupt::set_running(nullptr);
+    detail::interrupt::clear_leftover(py);
+    call->finish(done);
 }
 
 // Spins holding the GIL while work may arrive soon; the budget adapts like the hosts'.
@@ -444,33 +472,90 @@ bool spin_for_work(InterpreterState &state, std::int64_t &budget_ns) noexcept {
     return false;
 }
 
+// What the loop does between calls.
+class BetweenCalls {
+public:
+    void after_call() {
+        // The waiter had gone to sleep (a long call): give it this CPU now rather than
+        // spin beside it. On a machine with few cores, torch's worker threads spin after
+        // their parallel region too, and the woken host would wait for a core.
+        if (CallNode::take_woke_sleeper()) std::this_thread::yield();
+        // Busy for long: hand the GIL to Python's own threads now and then (a brief
+        // release lets a thread that asked for the GIL take it).
+        if ((++calls_ & 63) == 0 && Clock::now() - last_gil_release_ > std::chrono::milliseconds(5)) {
+            PyEval_RestoreThread(PyEval_SaveThread());
+            last_gil_release_ = Clock::now();
+        }
+    }
+    void after_sleep() { last_gil_release_ = Clock::now(); }
+
+private:
+    Clock::time_point last_gil_release_ = Clock::now();
+    unsigned calls_ = 0;
+};
+
+bool stopping(const InterpreterState &state) noexcept {
+    return state.stop_requested.load(std::memory_order_acquire);
+}
+
+// One round of the loop: the slots are read first, then the queued calls pushed before
+// that read run, then the slot calls. So a call() runs after whatever its thread (or
+// anything that happened before it) queued, and a busy queue cannot starve the slots.
+// Returns whether any call ran.
+bool run_round(InterpreterState &state, Python py, BetweenCalls &between) {
+    int waiting[detail::kCallSlots];
+    int n_waiting = 0;
+    for (int i = 0, n = detail::call_slots_in_use(); i < n; ++i) {
+        if (slot_call_waiting(state, i)) waiting[n_waiting++] = i;
+    }
+    bool ran = false;
+    if (const detail::QueueLink *newest = state.queue.newest(); newest != state.queue.stub()) {
+        while (CallNode *call = state.queue.pop()) {
+            const bool last = call == newest;  // compared before the call may be freed
+            run_call(state, call, py);
+            between.after_call();
+            ran = true;
+            if (last || stopping(state)) break;
+        }
+    }
+    if (n_waiting == 0) return ran;
+    // Releases queued meanwhile go first, as at the top of the loop.
+    if (release_pool::control::pending()) release_pool::control::drain(py);
+    for (int k = 0; k < n_waiting && !stopping(state); ++k) {
+        const int i = waiting[k];
+        CallSlot &slot = detail::call_slots()[i];
+        state.slot_seen[i] = slot.seq.load(std::memory_order_acquire);
+        run_slot_call(slot.node.load(std::memory_order_relaxed), py);
+        between.after_call();
+    }
+    return true;
+}
+
+// Stopping: calls handed over through a slot and not run get InterpreterStopped.
+void cancel_slot_calls(InterpreterState &state) noexcept {
+    for (int i = 0, n = detail::call_slots_in_use(); i < n; ++i) {
+        if (!slot_call_waiting(state, i)) continue;
+        CallSlot &slot = detail::call_slots()[i];
+        state.slot_seen[i] = slot.seq.load(std::memory_order_acquire);
+        CallNode *call = slot.node.load(std::memory_order_relaxed);
+        call->discard();  // before the call is final: its host may free it from then on
+        call->cancel_queued(stopped_before_running());
+    }
+}
+
 void run_loop(InterpreterState &state, Python py) {
     std::int64_t spin_ns = 20'000;
-    auto last_gil_release = Clock::now();
-    unsigned calls = 0;
+    BetweenCalls between;
     for (;;) {
-        if (state.stop_requested.load(std::memory_order_acquire)) break;
+        if (stopping(state)) break;
         // Releases queued by host threads go first: a call sees every drop made before it.
         if (release_pool::control::pending()) release_pool::control::drain(py);
-        if (CallNode *call = state.queue.pop()) {
-            run_call(state, call, py);
-            // The waiter had gone to sleep (a long call): give it this CPU now rather than
-            // spin beside it. On a machine with few cores, torch's worker threads spin
-            // after their parallel region too, and the woken host would wait for a core.
-            if (CallNode::take_woke_sleeper()) std::this_thread::yield();
-            // Busy for long: hand the GIL to Python's own threads now and then (a brief
-            // release lets a thread that asked for the GIL take it).
-            if ((++calls & 63) == 0 && Clock::now() - last_gil_release > std::chrono::milliseconds(5)) {
-                PyEval_RestoreThread(PyEval_SaveThread());
-                last_gil_release = Clock::now();
-            }
-            continue;
-        }
+        if (run_round(state, py, between)) continue;
         if (spin_for_work(state, spin_ns)) continue;
         PyThreadState *ts = PyEval_SaveThread();  // idle: the GIL goes to Python's threads
         sleep_until_work(state);
         PyEval_RestoreThread(ts);
-        last_gil_release = Clock::now();
+        between.after_sleep();
     }
     // Stopping. Wait out submitters mid-push, then cancel everything still queued.
     while ((state.gate.load(std::memory_order_acquire) & ~detail::kClosed) != 0) std::this_thread::yield();
@@ -479,6 +564,7 @@ void run_loop(InterpreterState &state, Python py) {
         call->discard();
         drop_call(call);
     }
+    cancel_slot_calls(state);
 }
 
 void set_on_thread(bool on) {
@@ -523,6 +609,7 @@ void Interpreter::thread_main(InterpreterState *state) {
     set_on_thread(true);
     release_pool::control::open(notify_from_pool, state);
     g_state.store(state);
+    for (int i = 0; i < detail::kCallSlots; ++i) state->slot_seen[i] = detail::call_slots()[i].seq.load();
     {
         std::lock_guard<std::mutex> lock(state->start_mutex);
         state->phase.store(Phase::Running);
@@ -582,18 +669,35 @@ Interpreter::~Interpreter() {
     }
 }
 
-SubmitStatus Interpreter::enqueue(CallNode *first, CallNode *last, const CallOptions &options) noexcept {
+SubmitStatus Interpreter::enter_gate() noexcept {
     InterpreterState &st = *state_;
-    if (st.gate.fetch_add(1, std::memory_order_seq_cst) & detail::kClosed) {
-        st.gate.fetch_sub(1, std::memory_order_release);
-        switch (st.phase.load()) {
-            case Phase::NotStarted:
-            case Phase::Starting: return SubmitStatus::NotStarted;
-            case Phase::Running:
-            case Phase::Stopping: return SubmitStatus::Stopping;
-            case Phase::Stopped: return SubmitStatus::Stopped;
-        }
+    if (!(st.gate.fetch_add(1, std::memory_order_seq_cst) & detail::kClosed)) return SubmitStatus::Ok;
+    st.gate.fetch_sub(1, std::memory_order_release);
+    switch (st.phase.load()) {
+        case Phase::NotStarted:
+        case Phase::Starting: return SubmitStatus::NotStarted;
+        case Phase::Running:
+        case Phase::Stopping: return SubmitStatus::Stopping;
+        case Phase::Stopped: return SubmitStatus::Stopped;
     }
+    return SubmitStatus::Stopped;
+}
+
+void Interpreter::leave_gate() noexcept {
+    state_->gate.fetch_sub(1, std::memory_order_release);
+    notify(*state_);
+}
+
+SubmitStatus Interpreter::publish(CallSlot *slot, CallNode *call) noexcept {
+    if (const SubmitStatus status = enter_gate(); status != SubmitStatus::Ok) return status;
+    slot->publish(call);
+    leave_gate();
+    return SubmitStatus::Ok;
+}
+
+SubmitStatus Interpreter::enqueue(CallNode *first, CallNode *last, const CallOptions &options) noexcept {
+    if (const SubmitStatus status = enter_gate(); status != SubmitStatus::Ok) return status;
+    InterpreterState &st = *state_;
     if (options.deadline) {
         first->deadline_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                  options.deadline->time_since_epoch()).count();
@@ -605,14 +709,13 @@ SubmitStatus Interpreter::enqueue(CallNode *first, CallNode *last, const CallOpt
         }
     }
     st.queue.push(first, last);
-    st.gate.fetch_sub(1, std::memory_order_release);
-    notify(st);
+    leave_gate();
     return SubmitStatus::Ok;
 }
 
 void Interpreter::run_inline(CallNode *node) noexcept {
     node->start_running();
-    node->invoke(token());
+    node->finish(node->invoke(token()));
     finish_call(g_state.load(std::memory_order_acquire), node);
 }
 

@@ -4,7 +4,9 @@
 // Thread contract:
 //   - submit(), try_submit(), submit_batch(), post(), call() and stop() may be called from
 //     any host thread, concurrently. Host threads never take the GIL: calls are queued
-//     (lock-free, FIFO) and the interpreter thread runs them one at a time, holding the GIL.
+//     (lock-free; call() through the calling thread's own slot) and the interpreter thread
+//     runs them one at a time, holding the GIL, in order: a call runs after every call its
+//     thread, or anything that happened before it, submitted.
 //   - A call submitted from the interpreter thread itself (Python called a host function
 //     that calls Python again) runs inline at once instead of deadlocking; waiting there for
 //     a call queued behind the current one throws WouldDeadlock (see future.hpp).
@@ -31,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "call_slot.hpp"
 #include "config.hpp"
 #include "errors.hpp"
 #include "future.hpp"
@@ -125,11 +128,14 @@ public:
     template <class F>
     void post(F &&fn);
 
-    // submit(fn, options).get().
+    // submit(fn, options).get(): runs fn on the interpreter thread and returns its result,
+    // or throws its error (see Future::get()). From a host thread and without a deadline,
+    // the call lives on this thread's stack and is handed over through the thread's own
+    // slot (gil/call_slot.hpp): no allocation, and fewer cache lines cross between the
+    // cores than through the shared queue. Same order guarantees as submit(): it runs after
+    // everything this thread (or anything that happened before this call) queued.
     template <class F>
-    Result<F> call(F &&fn, const CallOptions &options = {}) {
-        return submit(std::forward<F>(fn), options).get();
-    }
+    Result<F> call(F &&fn, const CallOptions &options = {});
 
     // Stops the interpreter: calls that have not started are cancelled with
     // InterpreterStopped, the running call finishes, pending releases run, Python is
@@ -147,6 +153,11 @@ public:
 private:
     // Queues the linked chain first..last; takes no reference on failure.
     SubmitStatus enqueue(detail::CallNode *first, detail::CallNode *last, const CallOptions &options) noexcept;
+    // Hands `call` over through `slot` (call()'s path); nothing is handed over on failure.
+    SubmitStatus publish(detail::CallSlot *slot, detail::CallNode *call) noexcept;
+    // The gate every submission passes: Ok, or why the interpreter takes no calls.
+    SubmitStatus enter_gate() noexcept;
+    void leave_gate() noexcept;
     static void run_inline(detail::CallNode *node) noexcept;
     static void thread_main(detail::InterpreterState *state);
     static Python token() noexcept { return Python(); }
@@ -179,6 +190,27 @@ Future<Interpreter::Result<F>> Interpreter::submit(F &&fn, const CallOptions &op
     auto r = try_submit(std::forward<F>(fn), options);
     if (!r) throw_not_running(r.status);
     return std::move(r.future);
+}
+
+template <class F>
+Interpreter::Result<F> Interpreter::call(F &&fn, const CallOptions &options) {
+    using R = Result<F>;
+    detail::CallSlot *slot =
+        options.deadline || on_interpreter_thread() ? nullptr : detail::this_thread_call_slot();
+    if (!slot) return submit(std::forward<F>(fn), options).get();
+    // The interpreter thread touches `node` only until it is final; we wait for that.
+    detail::CallImpl<std::decay_t<F>, R> node(std::forward<F>(fn));
+    const SubmitStatus status = publish(slot, &node);
+    if (status != SubmitStatus::Ok) {
+        node.discard();
+        throw_not_running(status);
+    }
+    node.wait();
+    if ((node.state.load(std::memory_order_acquire) & detail::kStateMask) != detail::kSucceeded) {
+        std::exception_ptr error = std::move(node.error);
+        std::rethrow_exception(error);
+    }
+    if constexpr (!std::is_void_v<R>) return std::move(*node.value);
 }
 
 template <class F>

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <bridge/pybridge.hpp>
+#include <gil/call_slot.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -107,12 +108,25 @@ TEST(Lifecycle, StartUseStopAndRefuseEverythingAfterwards) {
     while (!started.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     auto queued1 = py->interpreter().submit([](pyb::Python) { return 1; });
     auto queued2 = py->interpreter().submit([](pyb::Python) { return 2; });
+    // A host thread blocked in call(), its call handed over through its slot and not run.
+    const auto slot_handoffs = [] {
+        std::uint64_t n = 0;
+        for (int i = 0; i < pyb::detail::kCallSlots; ++i) n += pyb::detail::call_slots()[i].seq.load();
+        return n;
+    };
+    const std::uint64_t handoffs_before = slot_handoffs();
+    std::string slot_call_outcome;
+    std::thread slot_caller([&] { slot_call_outcome = pyb_test_error_of([&] { py->interpreter().call([](pyb::Python) { return 3; }); }); });
+    while (slot_handoffs() == handoffs_before) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     std::thread stopper([&] { py->stop(); });
     std::thread racer([&] { py->stop(); });  // concurrent stop(): both return after the join
     while (py->interpreter().running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     gate.set_value();
     stopper.join();
     racer.join();
+    slot_caller.join();
+    EXPECT_NE(slot_call_outcome.find("the interpreter stopped before this call ran"), std::string::npos)
+        << slot_call_outcome;
 
     EXPECT_EQ(running.get(), 7);  // the running call finishes
     EXPECT_THROW(queued1.get(), pyb::InterpreterStopped);

@@ -1,0 +1,48 @@
+#include "call_slot.hpp"
+
+namespace pyb::detail {
+namespace {
+
+CallSlot g_slots[kCallSlots];
+std::atomic<int> g_in_use{0};       // high-water mark of claimed indices
+std::atomic<unsigned> g_returns{0};  // bumped when a slot is given back
+
+// A thread's claim. A thread that found no free slot tries again only after some slot was
+// given back, so call() does not scan the slots every time.
+struct SlotClaim {
+    CallSlot *slot = nullptr;
+    unsigned failed_at = ~0u;
+    ~SlotClaim() {
+        if (!slot) return;
+        slot->owned.store(false, std::memory_order_release);
+        g_returns.fetch_add(1, std::memory_order_release);
+    }
+};
+thread_local SlotClaim t_claim;
+
+}  // namespace
+
+CallSlot *call_slots() noexcept { return g_slots; }
+
+// seq_cst, like the claim: a thread's first publish must not slip past the loop's sleep check.
+int call_slots_in_use() noexcept { return g_in_use.load(std::memory_order_seq_cst); }
+
+CallSlot *this_thread_call_slot() noexcept {
+    SlotClaim &claim = t_claim;
+    if (claim.slot) return claim.slot;
+    const unsigned returns = g_returns.load(std::memory_order_acquire);
+    if (claim.failed_at == returns) return nullptr;
+    for (int i = 0; i < kCallSlots; ++i) {
+        CallSlot &s = g_slots[i];
+        if (s.owned.load(std::memory_order_relaxed) || s.owned.exchange(true, std::memory_order_acquire)) continue;
+        int in_use = g_in_use.load(std::memory_order_relaxed);
+        while (in_use < i + 1 && !g_in_use.compare_exchange_weak(in_use, i + 1, std::memory_order_seq_cst)) {
+        }
+        claim.slot = &s;
+        return claim.slot;
+    }
+    claim.failed_at = returns;
+    return nullptr;
+}
+
+}  // namespace pyb::detail

@@ -1,0 +1,105 @@
+// call()'s hand-off through per-host-thread slots (gil/call_slot.hpp): order against the
+// queue, threads beyond the slots, slots given back when threads exit.
+#include <gil/call_slot.hpp>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gil_test_support.hpp"
+
+using gil_test::interp;
+
+namespace {
+
+// The number of calls handed over through slots so far (each bumps its slot's sequence).
+std::uint64_t slot_handoffs() {
+    std::uint64_t n = 0;
+    for (int i = 0; i < pyb::detail::kCallSlots; ++i)
+        n += pyb::detail::call_slots()[i].seq.load(std::memory_order_acquire);
+    return n;
+}
+
+}  // namespace
+
+TEST(CallSlots, CallUsesTheSlotAndRunsAfterWhatItsThreadQueued) {
+    for (int round = 0; round < 20; ++round) {
+        gil_test::exec("_seen = []\n");
+        // Queued (posts, a batch, a future), then a call() through the slot: the call must
+        // see all of it, though the slot is read before the queue.
+        for (int i = 0; i < 50; ++i) {
+            interp().post([i](pyb::Python py) { gil_test::exec(py, "_seen.append(" + std::to_string(i) + ")"); });
+        }
+        auto future = interp().submit([](pyb::Python py) { gil_test::exec(py, "_seen.append('future')"); });
+        const std::uint64_t before = slot_handoffs();
+        const long n = interp().call([](pyb::Python py) { return gil_test::eval_long(py, "len(_seen)"); });
+        EXPECT_EQ(slot_handoffs(), before + 1);  // this call went through the slot
+        ASSERT_EQ(n, 51) << "round " << round;
+        future.get();
+    }
+    EXPECT_EQ(gil_test::eval_long("_seen == list(range(50)) + ['future']"), 1);
+}
+
+TEST(CallSlots, CallRunsAfterWorkAnotherThreadQueuedBeforeIt) {
+    for (int round = 0; round < 50; ++round) {
+        gil_test::exec("_from_a = []\n");
+        std::atomic<bool> queued{false};
+        std::thread a([&] {
+            for (int i = 0; i < 20; ++i) interp().post([](pyb::Python py) { gil_test::exec(py, "_from_a.append(1)"); });
+            queued.store(true, std::memory_order_release);
+        });
+        while (!queued.load(std::memory_order_acquire)) std::this_thread::yield();
+        // Everything thread A queued happened before this call.
+        EXPECT_EQ(interp().call([](pyb::Python py) { return gil_test::eval_long(py, "len(_from_a)"); }), 20)
+            << "round " << round;
+        a.join();
+    }
+}
+
+TEST(CallSlots, MoreThreadsThanSlotsAllGetTheirResults) {
+    constexpr int kThreads = pyb::detail::kCallSlots * 2 + 5;
+    std::atomic<int> alive{0};
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            // All threads are alive at once, so some find every slot taken (the queue).
+            alive.fetch_add(1);
+            while (alive.load() < kThreads) std::this_thread::yield();
+            for (long i = 0; i < 200; ++i) {
+                const long want = t * 1000 + i;
+                const long got = interp().call([want](pyb::Python py) {
+                    return gil_test::eval_long(py, std::to_string(want) + " + 1");
+                });
+                if (got != want + 1) wrong.fetch_add(1);
+            }
+        });
+    }
+    for (auto &th : threads) th.join();
+    EXPECT_EQ(wrong.load(), 0);
+    EXPECT_LE(pyb::detail::call_slots_in_use(), pyb::detail::kCallSlots);
+}
+
+TEST(CallSlots, ExitingThreadsGiveTheirSlotsBack) {
+    const int in_use_before = pyb::detail::call_slots_in_use();
+    const std::uint64_t before = slot_handoffs();
+    for (int t = 0; t < 3 * pyb::detail::kCallSlots; ++t) {
+        std::thread([t] {
+            EXPECT_EQ(interp().call([t](pyb::Python) { return t; }), t);
+        }).join();
+    }
+    // Every thread found a free slot (a leaked slot would push later threads to the queue)
+    // and took the lowest free one.
+    EXPECT_EQ(slot_handoffs(), before + 3 * pyb::detail::kCallSlots);
+    EXPECT_LE(pyb::detail::call_slots_in_use(), std::max(in_use_before, 1));
+}
+
+TEST(CallSlots, CallsWithADeadlineUseTheQueue) {
+    const std::uint64_t before = slot_handoffs();
+    EXPECT_EQ(interp().call([](pyb::Python) { return 5; }, pyb::CallOptions::timeout(std::chrono::seconds(10))), 5);
+    EXPECT_EQ(slot_handoffs(), before);  // a deadline needs the watchdog's record: queue
+    EXPECT_THROW(interp().call([](pyb::Python py) { gil_test::exec(py, "while True: pass"); },
+                               pyb::CallOptions::timeout(std::chrono::milliseconds(50))),
+                 pyb::DeadlineExceeded);
+}
