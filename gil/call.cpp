@@ -131,17 +131,19 @@ namespace {
 thread_local bool t_woke_sleeper = false;
 }
 
-bool CallNode::finish(CallState final_state) noexcept {
+bool finish_state(std::atomic<std::uint32_t> &state, CallState final_state) noexcept {
     std::uint32_t s = state.load(std::memory_order_relaxed);
     do {
         if (is_final(s)) return false;
     } while (!state.compare_exchange_weak(s, final_state, std::memory_order_acq_rel));
     if (s & kWaiterBit) {
-        futex::wake(state, INT32_MAX);
+        futex::wake(state, INT32_MAX);  // the address only: the word itself may be gone by now
         t_woke_sleeper = true;
     }
     return true;
 }
+
+bool CallNode::finish(CallState final_state) noexcept { return finish_state(state, final_state); }
 
 bool CallNode::take_woke_sleeper() noexcept {
     const bool woke = t_woke_sleeper;
@@ -162,7 +164,7 @@ bool CallNode::cancel_queued(std::exception_ptr why) noexcept {
     return true;
 }
 
-void CallNode::wait() const {
+void wait_final(const std::atomic<std::uint32_t> &state) {
     auto &st = const_cast<std::atomic<std::uint32_t> &>(state);
     if (is_final(st.load(std::memory_order_acquire))) return;
     check_not_interpreter_thread();
@@ -170,6 +172,8 @@ void CallNode::wait() const {
     while (sleep_once(st, -1)) {
     }
 }
+
+void CallNode::wait() const { wait_final(state); }
 
 bool CallNode::wait_for(std::int64_t timeout_ns) const {
     auto &st = const_cast<std::atomic<std::uint32_t> &>(state);

@@ -38,6 +38,14 @@ enum CallState : std::uint32_t {
 
 inline bool is_final(std::uint32_t s) { return (s & kStateMask) >= kSucceeded; }
 
+// Moves `state` to `final_state` and wakes a sleeping waiter. Returns false if it was
+// already final. Whoever waits may free the word the moment it is final.
+bool finish_state(std::atomic<std::uint32_t> &state, CallState final_state) noexcept;
+
+// Waits until `state` is final: host threads spin briefly, then sleep on the futex. Throws
+// WouldDeadlock on the interpreter thread (the call could only run after us).
+void wait_final(const std::atomic<std::uint32_t> &state);
+
 // Call nodes come from a per-thread cache of 64-byte-aligned blocks (call.cpp): no
 // malloc on the hot path, and the cache line layout below holds.
 void *allocate_call_node(std::size_t size, std::size_t align);
@@ -109,8 +117,9 @@ struct ResultNode : CallNode {
 
 // The exception being handled by `call`, made safe to leave the interpreter thread: a
 // pybind11 error_already_set (which holds Python objects) becomes a PythonError, and the
-// interrupt that cancel()/a deadline raised becomes Cancelled/DeadlineExceeded.
-std::exception_ptr failed_call_error(const CallNode &call, Python) noexcept;
+// interrupt that cancel()/a deadline raised becomes Cancelled/DeadlineExceeded. `call` is
+// null for a call that cannot be cancelled (call_slot.hpp).
+std::exception_ptr failed_call_error(const CallNode *call, Python) noexcept;
 
 template <class F, class R>
 struct CallImpl final : ResultNode<R> {
@@ -127,7 +136,7 @@ struct CallImpl final : ResultNode<R> {
                 this->value.emplace((*fn)(py));
             }
         } catch (...) {
-            this->error = failed_call_error(*this, py);
+            this->error = failed_call_error(this, py);
             ok = false;
         }
         // Published (by the caller's finish()) only after the catch block ended: the waiter

@@ -4,7 +4,8 @@ namespace pyb::detail {
 namespace {
 
 CallSlot g_slots[kCallSlots];
-std::atomic<int> g_in_use{0};       // high-water mark of claimed indices
+std::atomic<bool> g_owned[kCallSlots];  // apart from the slots: a claim does not touch their lines
+std::atomic<int> g_in_use{0};           // high-water mark of claimed indices
 std::atomic<unsigned> g_returns{0};  // bumped when a slot is given back
 
 // A thread's claim. A thread that found no free slot tries again only after some slot was
@@ -14,7 +15,7 @@ struct SlotClaim {
     unsigned failed_at = ~0u;
     ~SlotClaim() {
         if (!slot) return;
-        slot->owned.store(false, std::memory_order_release);
+        g_owned[slot - g_slots].store(false, std::memory_order_release);
         g_returns.fetch_add(1, std::memory_order_release);
     }
 };
@@ -33,12 +34,12 @@ CallSlot *this_thread_call_slot() noexcept {
     const unsigned returns = g_returns.load(std::memory_order_acquire);
     if (claim.failed_at == returns) return nullptr;
     for (int i = 0; i < kCallSlots; ++i) {
-        CallSlot &s = g_slots[i];
-        if (s.owned.load(std::memory_order_relaxed) || s.owned.exchange(true, std::memory_order_acquire)) continue;
+        std::atomic<bool> &owned = g_owned[i];
+        if (owned.load(std::memory_order_relaxed) || owned.exchange(true, std::memory_order_acquire)) continue;
         int in_use = g_in_use.load(std::memory_order_relaxed);
         while (in_use < i + 1 && !g_in_use.compare_exchange_weak(in_use, i + 1, std::memory_order_seq_cst)) {
         }
-        claim.slot = &s;
+        claim.slot = &g_slots[i];
         return claim.slot;
     }
     claim.failed_at = returns;

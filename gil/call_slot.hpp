@@ -1,12 +1,16 @@
 // pybridge/gil/call_slot.hpp — internal: the per-host-thread hand-off of synchronous calls.
 //
-// Interpreter::call() blocks its host thread until the call is done, so the call can live
-// on that thread's stack and be handed over through a slot the thread owns: one cache line
-// that only its owner writes (the call's address, then a sequence number) and that the
-// interpreter thread only reads, comparing the sequence number with the last one it served.
-// A round trip then moves the slot line and the call's own lines between the two cores,
-// where the shared queue also moves its head, its stub and the call's reference count
-// (see call_queue.hpp).
+// Interpreter::call() blocks its host thread until the call is done, so nothing of the call
+// needs the heap: it is handed over through a slot the thread owns — one cache line that
+// only its owner writes and that the interpreter thread only reads — and answered in a reply
+// on the caller's stack. The slot line carries everything the interpreter thread needs to
+// start: the sequence number it compares with the last one it served, the function that
+// runs the call, where to reply, and the callable itself when it is small and trivially
+// copyable (a lambda capturing a few references: the bridge's calls); a larger one stays on
+// the caller's stack and the slot points at it. The reply keeps its state word and a small
+// result on one line. A round trip then moves two lines between the cores in the common
+// case (the request, the reply) where the shared queue moves its head, its stub, and the
+// call's header, callable, state and result lines (see call_queue.hpp).
 //
 // A fixed number of slots exists for the process (one interpreter per process); a thread
 // claims one on its first call() and gives it back when it exits. Threads past the limit
@@ -16,29 +20,100 @@
 // was pushed before it read the slots, so a thread's post() or submit() followed by its
 // call() still run in that order (and so does anything that happened before the call()).
 //
-// Thread contract: claim/publish from the owning host thread; pending()/node() from the
-// interpreter thread.
+// Thread contract: this_thread_call_slot() and publishing from the owning host thread; the
+// slot's fields from the interpreter thread after it read a new `seq` (acquire), until the
+// reply is final.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <optional>
+#include <type_traits>
 
 #include "call.hpp"
 
 namespace pyb::detail {
 
-struct alignas(64) CallSlot {
-    std::atomic<std::uint64_t> seq{0};       // bumped by the owner once per call it hands over
-    std::atomic<CallNode *> node{nullptr};   // the call, written before `seq`
-    std::atomic<bool> owned{false};
-
-    // Owner: hands `call` to the interpreter thread. seq_cst: pairs with the loop's sleep
-    // check (store `sleeping`, then read the slots), as the queue's push does.
-    void publish(CallNode *call) noexcept {
-        node.store(call, std::memory_order_relaxed);
-        seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
-    }
+// Where the interpreter thread answers a slot call: on the caller's stack. The caller may
+// free it the moment `state` is final, so the interpreter thread touches nothing after that.
+struct SlotReply {
+    alignas(64) std::atomic<std::uint32_t> state{kPending};
+    std::exception_ptr error;
 };
+
+template <class R>
+struct SlotReplyOf : SlotReply {
+    std::optional<Stored<R>> value;  // on the state's line when small
+};
+
+struct CallSlot;
+// Runs the slot's call, stores its result or error in the reply, and returns the final
+// state (the loop publishes it). Never throws.
+using SlotRun = CallState (*)(CallSlot &slot, Python py) noexcept;
+
+constexpr std::size_t kSlotPayload = 40;
+
+struct alignas(64) CallSlot {
+    std::atomic<std::uint64_t> seq{0};  // bumped by the owner once per call it hands over
+    // Written by the owner before `seq`, read by the interpreter thread after it.
+    SlotRun run = nullptr;
+    SlotReply *reply = nullptr;
+    alignas(8) unsigned char payload[kSlotPayload];  // the callable, or a pointer to it
+
+    // Owner: hands a call over. seq_cst: pairs with the loop's sleep check (store
+    // `sleeping`, then read the slots), as the queue's push does.
+    void publish() noexcept { seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst); }
+};
+static_assert(sizeof(CallSlot) == 64, "a slot is one cache line");
+
+// Small trivially copyable callables travel in the slot line itself.
+template <class F>
+constexpr bool kTravelsInSlot = std::is_trivially_copyable_v<F> && std::is_trivially_destructible_v<F> &&
+                                sizeof(F) <= kSlotPayload && alignof(F) <= 8;
+
+template <class F>
+F &slot_callable(CallSlot &slot) noexcept {
+    if constexpr (kTravelsInSlot<F>) {
+        return *std::launder(reinterpret_cast<F *>(slot.payload));
+    } else {
+        F *fn;
+        std::memcpy(&fn, slot.payload, sizeof fn);
+        return *fn;
+    }
+}
+
+template <class F, class R>
+CallState run_slot_callable(CallSlot &slot, Python py) noexcept {
+    auto *reply = static_cast<SlotReplyOf<R> *>(slot.reply);
+    try {
+        if constexpr (std::is_void_v<R>) {
+            slot_callable<F>(slot)(py);
+            reply->value.emplace();
+        } else {
+            reply->value.emplace(slot_callable<F>(slot)(py));
+        }
+        return kSucceeded;
+    } catch (...) {
+        reply->error = failed_call_error(nullptr, py);
+        return kFailed;
+    }
+}
+
+// Owner: fills the slot for `fn` (kept alive by the caller until the reply is final).
+template <class R, class F>
+void fill_slot(CallSlot &slot, F &fn, SlotReplyOf<R> &reply) noexcept {
+    slot.run = &run_slot_callable<F, R>;
+    slot.reply = &reply;
+    if constexpr (kTravelsInSlot<F>) {
+        new (slot.payload) F(fn);
+    } else {
+        F *p = &fn;
+        std::memcpy(slot.payload, &p, sizeof p);
+    }
+}
 
 constexpr int kCallSlots = 16;
 

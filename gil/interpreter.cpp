@@ -74,7 +74,7 @@ struct InterpreterState {
     std::mutex stop_mutex;  // serializes stop(); held while joining
 };
 
-std::exception_ptr failed_call_error(const CallNode &call, Python py) noexcept {
+std::exception_ptr failed_call_error(const CallNode *call, Python py) noexcept {
     try {
         try {
             throw;
@@ -83,9 +83,9 @@ std::exception_ptr failed_call_error(const CallNode &call, Python py) noexcept {
             throw_python_error(py);
         }
     } catch (const PythonError &e) {
-        if (call.interrupt_requested.load(std::memory_order_acquire) &&
+        if (call && call->interrupt_requested.load(std::memory_order_acquire) &&
             e.type_name() == interrupt::kInterruptTypeName) {
-            if (call.is_deadline_interrupt)
+            if (call->is_deadline_interrupt)
                 return std::make_exception_ptr(DeadlineExceeded("pybridge: call interrupted at its deadline"));
             return std::make_exception_ptr(Cancelled("pybridge: call cancelled while running"));
         }
@@ -445,15 +445,15 @@ void run_call(InterpreterState &state, CallNode *call, Python py) noexcept {
     finish_call(&state, call);
 }
 
-// A call handed over through a slot: on its host thread's stack, which may be gone the
-// moment the call is final, so nothing touches it after finish(). Nobody else can claim
-// or cancel it (call() has no Future), and it has no deadline.
-void run_slot_call(CallNode *call, Python py) noexcept {
-    detail::interrupt::set_running(call);
-    const detail::CallState done = call->invoke(py);
+// A call handed over through a slot. Its reply is on its host thread's stack, which may be
+// gone the moment the reply is final, so nothing touches the call after that. Nothing can
+// cancel it (call() has no Future) and it has no deadline; SIGINT can interrupt it.
+void run_slot_call(CallSlot &slot, Python py) noexcept {
+    detail::interrupt::set_running_slot_call();
+    const detail::CallState done = slot.run(slot, py);
     detail::interrupt::set_running(nullptr);
     detail::interrupt::clear_leftover(py);
-    call->finish(done);
+    detail::finish_state(slot.reply->state, done);
 }
 
 // Spins holding the GIL while work may arrive soon; the budget adapts like the hosts'.
@@ -525,7 +525,7 @@ bool run_round(InterpreterState &state, Python py, BetweenCalls &between) {
         const int i = waiting[k];
         CallSlot &slot = detail::call_slots()[i];
         state.slot_seen[i] = slot.seq.load(std::memory_order_acquire);
-        run_slot_call(slot.node.load(std::memory_order_relaxed), py);
+        run_slot_call(slot, py);
         between.after_call();
     }
     return true;
@@ -537,9 +537,8 @@ void cancel_slot_calls(InterpreterState &state) noexcept {
         if (!slot_call_waiting(state, i)) continue;
         CallSlot &slot = detail::call_slots()[i];
         state.slot_seen[i] = slot.seq.load(std::memory_order_acquire);
-        CallNode *call = slot.node.load(std::memory_order_relaxed);
-        call->discard();  // before the call is final: its host may free it from then on
-        call->cancel_queued(stopped_before_running());
+        slot.reply->error = stopped_before_running();
+        detail::finish_state(slot.reply->state, detail::kCancelled);  // the reply may be gone from here on
     }
 }
 
@@ -688,9 +687,9 @@ void Interpreter::leave_gate() noexcept {
     notify(*state_);
 }
 
-SubmitStatus Interpreter::publish(CallSlot *slot, CallNode *call) noexcept {
+SubmitStatus Interpreter::publish(CallSlot *slot) noexcept {
     if (const SubmitStatus status = enter_gate(); status != SubmitStatus::Ok) return status;
-    slot->publish(call);
+    slot->publish();
     leave_gate();
     return SubmitStatus::Ok;
 }

@@ -130,10 +130,12 @@ public:
 
     // submit(fn, options).get(): runs fn on the interpreter thread and returns its result,
     // or throws its error (see Future::get()). From a host thread and without a deadline,
-    // the call lives on this thread's stack and is handed over through the thread's own
-    // slot (gil/call_slot.hpp): no allocation, and fewer cache lines cross between the
-    // cores than through the shared queue. Same order guarantees as submit(): it runs after
-    // everything this thread (or anything that happened before this call) queued.
+    // the call is handed over through the thread's own slot and answered on its stack
+    // (gil/call_slot.hpp): no allocation, and fewer cache lines cross between the cores
+    // than through the shared queue. fn's captures are destroyed on the calling thread
+    // (a Python handle among them is released through the release pool). Same order
+    // guarantees as submit(): it runs after everything this thread (or anything that
+    // happened before this call) queued.
     template <class F>
     Result<F> call(F &&fn, const CallOptions &options = {});
 
@@ -153,8 +155,8 @@ public:
 private:
     // Queues the linked chain first..last; takes no reference on failure.
     SubmitStatus enqueue(detail::CallNode *first, detail::CallNode *last, const CallOptions &options) noexcept;
-    // Hands `call` over through `slot` (call()'s path); nothing is handed over on failure.
-    SubmitStatus publish(detail::CallSlot *slot, detail::CallNode *call) noexcept;
+    // Hands the call filled into `slot` over (call()'s path); nothing on failure.
+    SubmitStatus publish(detail::CallSlot *slot) noexcept;
     // The gate every submission passes: Ok, or why the interpreter takes no calls.
     SubmitStatus enter_gate() noexcept;
     void leave_gate() noexcept;
@@ -198,19 +200,18 @@ Interpreter::Result<F> Interpreter::call(F &&fn, const CallOptions &options) {
     detail::CallSlot *slot =
         options.deadline || on_interpreter_thread() ? nullptr : detail::this_thread_call_slot();
     if (!slot) return submit(std::forward<F>(fn), options).get();
-    // The interpreter thread touches `node` only until it is final; we wait for that.
-    detail::CallImpl<std::decay_t<F>, R> node(std::forward<F>(fn));
-    const SubmitStatus status = publish(slot, &node);
-    if (status != SubmitStatus::Ok) {
-        node.discard();
-        throw_not_running(status);
-    }
-    node.wait();
-    if ((node.state.load(std::memory_order_acquire) & detail::kStateMask) != detail::kSucceeded) {
-        std::exception_ptr error = std::move(node.error);
+    // The interpreter thread uses the slot, `fn` and `reply` only until the reply is final;
+    // we wait for that. (Captures are then destroyed here, on this thread: a Python handle
+    // among them is released through the release pool, as any handle dropped by a host.)
+    detail::SlotReplyOf<R> reply;
+    detail::fill_slot<R>(*slot, fn, reply);
+    if (const SubmitStatus status = publish(slot); status != SubmitStatus::Ok) throw_not_running(status);
+    detail::wait_final(reply.state);
+    if ((reply.state.load(std::memory_order_acquire) & detail::kStateMask) != detail::kSucceeded) {
+        std::exception_ptr error = std::move(reply.error);
         std::rethrow_exception(error);
     }
-    if constexpr (!std::is_void_v<R>) return std::move(*node.value);
+    if constexpr (!std::is_void_v<R>) return std::move(*reply.value);
 }
 
 template <class F>

@@ -21,6 +21,8 @@ using Clock = std::chrono::steady_clock;
 
 PyObject *g_interrupt_type = nullptr;  // pybridge.CallInterrupted, never freed
 std::atomic<CallNode *> g_running{nullptr};
+char g_slot_call_marker;  // its address stands for "a slot call runs"; never read
+CallNode *const kSlotCallRunning = reinterpret_cast<CallNode *>(&g_slot_call_marker);
 unsigned long g_interpreter_thread_id = 0;
 std::atomic<bool> g_async_exc_sent{false};  // the loop clears a leftover one after the call
 
@@ -51,7 +53,8 @@ void deliver(CallNode *call, PyObject *exc_type) {
     // close() releases the GIL while it joins us, and finalizes only after that.
     PyGILState_STATE gil = PyGILState_Ensure();
     CallNode *running = g_running.load(std::memory_order_acquire);
-    if (running && (!call || running == call) && !is_final(running->state.load(std::memory_order_acquire))) {
+    if (running && (!call || running == call) &&
+        (running == kSlotCallRunning || !is_final(running->state.load(std::memory_order_acquire)))) {
         g_async_exc_sent.store(true, std::memory_order_release);
         PyThreadState_SetAsyncExc(g_interpreter_thread_id, exc_type);
     }
@@ -184,6 +187,8 @@ void clear_leftover(Python) noexcept {
 }
 
 void set_running(CallNode *call) noexcept { g_running.store(call, std::memory_order_seq_cst); }
+
+void set_running_slot_call() noexcept { g_running.store(kSlotCallRunning, std::memory_order_seq_cst); }
 
 void remove_deadline(CallNode *call) noexcept {
     bool found = false;

@@ -24,6 +24,9 @@ void close(Python) noexcept;
 
 // The loop marks the call it runs (null between calls).
 void set_running(CallNode *call) noexcept;
+// The loop marks a call handed over through a slot running (it has no CallNode: nothing
+// can cancel it, but SIGINT reaches it).
+void set_running_slot_call() noexcept;
 
 // After a call: drops an interrupt that arrived as the call was returning, so it cannot
 // hit the next call. Interpreter thread.

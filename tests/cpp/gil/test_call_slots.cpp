@@ -2,7 +2,11 @@
 // queue, threads beyond the slots, slots given back when threads exit.
 #include <gil/call_slot.hpp>
 
+#include <array>
 #include <atomic>
+#include <csignal>
+#include <future>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -102,4 +106,61 @@ TEST(CallSlots, CallsWithADeadlineUseTheQueue) {
     EXPECT_THROW(interp().call([](pyb::Python py) { gil_test::exec(py, "while True: pass"); },
                                pyb::CallOptions::timeout(std::chrono::milliseconds(50))),
                  pyb::DeadlineExceeded);
+}
+
+TEST(CallSlots, SmallAndLargeCallablesCarryTheirCapturesAndErrors) {
+    // Small and trivially copyable: travels in the slot line itself.
+    const long a = 40, b = 2;
+    auto small = [&](pyb::Python) { return a + b; };
+    static_assert(pyb::detail::kTravelsInSlot<decltype(small)>);
+    EXPECT_EQ(interp().call(small), 42);
+    // Not trivially copyable (a std::string by value) or too large: the slot points at it.
+    const std::string text = "a string too long for the small-string buffer, held by value";
+    auto by_value = [text](pyb::Python py) {
+        return gil_test::eval_long(py, "len('" + text + "')");
+    };
+    static_assert(!pyb::detail::kTravelsInSlot<decltype(by_value)>);
+    EXPECT_EQ(interp().call(by_value), static_cast<long>(text.size()));
+    std::array<long, 16> big{};
+    big[15] = 7;
+    auto large = [big](pyb::Python) { return big[15]; };
+    static_assert(!pyb::detail::kTravelsInSlot<decltype(large)>);
+    EXPECT_EQ(interp().call(std::move(large)), 7);
+    // Errors come back with their Python type, on either path.
+    try {
+        interp().call([&](pyb::Python py) { gil_test::exec(py, "raise LookupError('from a slot call')"); });
+        FAIL() << "no error";
+    } catch (const pyb::PythonError &e) {
+        EXPECT_EQ(e.type_name(), "LookupError");
+        EXPECT_NE(std::string(e.what()).find("from a slot call"), std::string::npos);
+    }
+    EXPECT_THROW(interp().call([text](pyb::Python) -> int { throw std::runtime_error(text); }), std::runtime_error);
+}
+
+TEST(CallSlots, SigintInterruptsARunningSlotCall) {
+    std::atomic<bool> started{false};
+    std::promise<std::string> outcome;
+    std::future<std::string> result = outcome.get_future();
+    const std::uint64_t before = slot_handoffs();
+    std::thread caller([&] {
+        try {
+            interp().call([&](pyb::Python py) {
+                started.store(true);
+                gil_test::exec(py, "while True: pass");
+            });
+            outcome.set_value("returned");
+        } catch (const pyb::PythonError &e) {
+            outcome.set_value(e.type_name());
+        }
+    });
+    while (!started.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    EXPECT_EQ(slot_handoffs(), before + 1);  // it went through the slot
+    std::raise(SIGINT);
+    if (result.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+        std::fprintf(stderr, "watchdog: SIGINT did not stop the slot call; aborting instead of hanging\n");
+        std::_Exit(3);
+    }
+    EXPECT_EQ(result.get(), "KeyboardInterrupt");
+    caller.join();
+    EXPECT_EQ(gil_test::eval_long("5"), 5);
 }
