@@ -2,10 +2,15 @@
 // and the RESULT/RATIO lines ../shared/BENCHMARKS.md asks for.
 #pragma once
 
+#include <gil/futex.hpp>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -53,6 +58,85 @@ std::pair<Stats, Stats> measure_pair_us(int samples, long inner, A &&a, B &&b) {
         return Stats{v[v.size() / 2], v.front(), v.back()};
     };
     return {stats(ua), stats(ub)};
+}
+
+// Cases measured in interleaved rounds: each round runs every case once (`inner` operations
+// each, in the order added), so the figures of one round share the machine's state of that
+// moment. A ratio of two cases is taken per round, then its median over the rounds: on a VM
+// whose speed drifts by 2x within a minute, per-round ratios hold where ratios of medians
+// sampled seconds apart do not.
+class Rounds {
+public:
+    // Runs n operations and returns microseconds per operation, or a negative number to be
+    // timed here (on the calling thread).
+    using Case = std::function<double(long n)>;
+
+    int add(Case c) {
+        cases_.push_back(std::move(c));
+        return static_cast<int>(cases_.size()) - 1;
+    }
+
+    // One warm-up round, then `rounds` timed rounds.
+    void run(int rounds, long inner) {
+        us_.assign(cases_.size(), {});
+        for (int r = -1; r < rounds; ++r) {
+            for (size_t c = 0; c < cases_.size(); ++c) {
+                const auto t0 = std::chrono::steady_clock::now();
+                double us = cases_[c](inner);
+                if (us < 0) {
+                    us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() /
+                         static_cast<double>(inner);
+                }
+                if (r >= 0) us_[c].push_back(us);
+            }
+        }
+    }
+
+    Stats stats(int c) const { return summary(us_[static_cast<size_t>(c)]); }
+
+    // Case a over case b, per round; median and spread over the rounds.
+    Stats ratio(int a, int b) const {
+        std::vector<double> r;
+        for (size_t i = 0; i < us_[static_cast<size_t>(a)].size(); ++i)
+            r.push_back(us_[static_cast<size_t>(a)][i] / us_[static_cast<size_t>(b)][i]);
+        return summary(std::move(r));
+    }
+
+private:
+    static Stats summary(std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return {v[v.size() / 2], v.front(), v.back()};
+    }
+    std::vector<Case> cases_;
+    std::vector<std::vector<double>> us_;
+};
+
+// The hardware floor of any cross-thread round trip: one cache line bounced between two
+// spinning threads (write, wait for the echo). A hand-off to the interpreter thread cannot
+// beat it; on a VM the floor itself moves (vCPUs on one core, one die or two), and every
+// figure that crosses threads moves with it: print it beside them.
+inline Stats cacheline_pingpong_us() {
+    struct alignas(64) Line {
+        std::atomic<long> v{0};
+    };
+    Line ping, pong;
+    constexpr long kRounds = 20000;
+    std::atomic<bool> stop{false};
+    std::thread echo([&] {
+        long seen = 0;
+        while (!stop.load(std::memory_order_relaxed)) {
+            const long v = ping.v.load(std::memory_order_acquire);
+            if (v != seen) pong.v.store(seen = v, std::memory_order_release);
+        }
+    });
+    long n = 0;
+    const Stats s = measure_us(7, kRounds, [&] {
+        ping.v.store(++n, std::memory_order_release);
+        while (pong.v.load(std::memory_order_acquire) != n) pyb::futex::cpu_relax();
+    });
+    stop.store(true);
+    echo.join();
+    return s;
 }
 
 // Collects RESULT/RATIO lines while the human-readable table is printed, then prints

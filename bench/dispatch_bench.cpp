@@ -153,34 +153,6 @@ auto with_thread_state(F &&f) {
     return f();
 }
 
-// (f) The hardware floor of any cross-thread round trip: one cache line bounced between
-// two spinning threads (write, wait for the echo). A queue round trip cannot beat it; how
-// many times it costs says how well the dispatch path uses the cores this run got (on a
-// VM the floor itself moves: vCPUs on one die or on two).
-bench::Stats cacheline_pingpong_us() {
-    struct alignas(64) Line {
-        std::atomic<long> v{0};
-    };
-    Line ping, pong;
-    constexpr long kRounds = 20000;
-    std::atomic<bool> stop{false};
-    std::thread echo([&] {
-        long seen = 0;
-        while (!stop.load(std::memory_order_relaxed)) {
-            const long v = ping.v.load(std::memory_order_acquire);
-            if (v != seen) pong.v.store(seen = v, std::memory_order_release);
-        }
-    });
-    long n = 0;
-    const bench::Stats s = bench::measure_us(7, kRounds, [&] {
-        ping.v.store(++n, std::memory_order_release);
-        while (pong.v.load(std::memory_order_acquire) != n) pyb::futex::cpu_relax();
-    });
-    stop.store(true);
-    echo.join();
-    return s;
-}
-
 void row(const char *label, const bench::Stats &s, const char *unit) {
     std::printf("  %-46s %12.3f %s   (%.3f..%.3f)\n", label, s.median, unit, s.min, s.max);
 }
@@ -220,7 +192,7 @@ int main() {
             return bench::measure_us(7, kCalls, [&] { work(1); });
         });
         // (f) measured next to (a): the floor moves with the vCPUs' placement.
-        const bench::Stats floor = cacheline_pingpong_us();
+        const bench::Stats floor = bench::cacheline_pingpong_us();
         // (a) pybridge, 1 host thread.
         const bench::Stats rt1 = bench::measure_us(7, kCalls, [&] {
             if (interp.call([&](pyb::Python) { return work(1); }) < 0) std::abort();

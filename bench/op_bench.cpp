@@ -1,18 +1,19 @@
 // bench/op: calling a torch operation from the host through an Op handle, beside the same
 // loop in plain Python, in one run.
 //
-// Cases (float32; median of 5 samples after a warm-up, host and Python samples alternating):
-//   torch.add on two (16,) tensors, 100,000 calls per sample:
+// Cases (float32), measured in interleaved rounds (bench::Rounds): each round runs every
+// case of a group once, so the ratios below are medians of per-round ratios:
+//   torch.add on two (16,) tensors, 20,000 calls per case and round, 15 rounds:
+//     plain Python: `for _ in range(n): torch.add(a, b)` in the same interpreter;
 //     pybridge: host tensors in (DLPack through torch's C exchange table), host view out;
 //     pybridge, host tensors keeping their torch view (Tensor::keep_python_view): the same
 //       two torch tensor objects each call, as in the plain Python loop;
 //     pybridge, C exchange API off: the same through __dlpack__ capsules;
 //     pybridge, tensors kept in Python: handles in, handle out (no conversion);
-//     plain Python: `for _ in range(n): torch.add(a, b)` in the same interpreter;
-//   scaled_dot_product_attention on (1, 8, 128, 64) q, k, v, 50 calls per sample: the
-//     same pybridge and plain-Python loops.
+//   scaled_dot_product_attention on (1, 8, 128, 64) q, k, v, 20 calls per case and round,
+//     15 rounds: the same pybridge and plain-Python loops.
 // Times are per call, measured on the host thread for pybridge (so they include the hand-off
-// to the interpreter thread) and inside Python for plain Python.
+// to the interpreter thread and the result's release) and inside Python for plain Python.
 #include <bridge/pybridge.hpp>
 
 #include <chrono>
@@ -26,33 +27,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Pair {
-    bench::Stats host, python;
-};
-
-bench::Stats stats(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return {v[v.size() / 2], v.front(), v.back()};
-}
-
-// Alternates host samples (host_loop(n), timed here) and Python samples (python_loop
-// returns its own seconds); microseconds per call.
-template <class HostLoop, class PythonLoop>
-Pair alternate(long n, HostLoop host_loop, PythonLoop python_loop) {
-    host_loop(n / 10);  // warm-up
-    python_loop(n / 10);
-    std::vector<double> h, p;
-    for (int s = 0; s < 5; ++s) {
-        const auto t0 = Clock::now();
-        host_loop(n);
-        h.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / static_cast<double>(n));
-        p.push_back(python_loop(n) * 1e6 / static_cast<double>(n));
-    }
-    return {stats(h), stats(p)};
-}
-
 void row(const char *label, const bench::Stats &s) {
     std::printf("  %-52s %10.3f us  (%.3f..%.3f)\n", label, s.median, s.min, s.max);
+}
+
+void ratio_row(const char *label, const bench::Stats &s) {
+    std::printf("    %-50s %10.3f x   (%.3f..%.3f)\n", label, s.median, s.min, s.max);
 }
 
 std::vector<float> filled(size_t n, float seed) {
@@ -83,27 +63,36 @@ int main() {
     const pyb::ObjectRef add_fn = add.callable();
     const pyb::ObjectRef ha = pyb::to_torch(py, ta), hb = pyb::to_torch(py, tb);
     const pyb::Value torch_args = pyb::Value(pyb::Tuple{{pyb::Value(ha), pyb::Value(hb)}});
-    auto python_add = [&](long n) { return py.call(loop, {pyb::Value(add_fn), torch_args, n}).as_float(); };
-    constexpr long kSmall = 100000;
-
-    const Pair exchange = alternate(kSmall, [&](long n) {
-        for (long i = 0; i < n; ++i) (void)add({ta, tb}).as_tensor();
-    }, python_add);
     const pyb::Tensor ka = pyb::Tensor::from_buffer(a.data(), {16}, pyb::dtype_of<float>());
     const pyb::Tensor kb = pyb::Tensor::from_buffer(b.data(), {16}, pyb::dtype_of<float>());
     ka.keep_python_view();
     kb.keep_python_view();
-    const Pair kept = alternate(kSmall, [&](long n) {
-        for (long i = 0; i < n; ++i) (void)add({ka, kb}).as_tensor();
-    }, python_add);
-    pyb::dlpack::set_exchange_api_enabled(false);
-    const Pair dunder = alternate(kSmall, [&](long n) {
+    constexpr long kSmall = 2000;
+    constexpr int kRounds = 75;
+    bench::Rounds small;
+    const int plain = small.add([&](long n) { return py.call(loop, {pyb::Value(add_fn), torch_args, n}).as_float() * 1e6 / static_cast<double>(n); });
+    const int exchange = small.add([&](long n) {
         for (long i = 0; i < n; ++i) (void)add({ta, tb}).as_tensor();
-    }, python_add);
-    pyb::dlpack::set_exchange_api_enabled(true);
-    const Pair handles = alternate(kSmall, [&](long n) {
+        return -1.0;
+    });
+    const int kept = small.add([&](long n) {
+        for (long i = 0; i < n; ++i) (void)add({ka, kb}).as_tensor();
+        return -1.0;
+    });
+    const int dunder = small.add([&](long n) {
+        pyb::dlpack::set_exchange_api_enabled(false);
+        const auto t0 = Clock::now();
+        for (long i = 0; i < n; ++i) (void)add({ta, tb}).as_tensor();
+        const double us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / static_cast<double>(n);
+        pyb::dlpack::set_exchange_api_enabled(true);
+        return us;
+    });
+    const int handles = small.add([&](long n) {
         for (long i = 0; i < n; ++i) (void)add.call_ref({pyb::Value(ha), pyb::Value(hb)});
-    }, python_add);
+        return -1.0;
+    });
+    const bench::Stats floor_before = bench::cacheline_pingpong_us();
+    small.run(kRounds, kSmall);
 
     // --- scaled_dot_product_attention on (1, 8, 128, 64) ---------------------------------
     const size_t elems = 1 * 8 * 128 * 64;
@@ -115,36 +104,52 @@ int main() {
     const pyb::Op sdpa = pyb::Op::resolve(py, "torch.nn.functional.scaled_dot_product_attention");
     const pyb::Value sdpa_args = pyb::Value(pyb::Tuple{{pyb::Value(pyb::to_torch(py, tq)), pyb::Value(pyb::to_torch(py, tk)),
                                                         pyb::Value(pyb::to_torch(py, tv))}});
-    constexpr long kAttention = 50;
-    const Pair attention = alternate(kAttention, [&](long n) {
+    constexpr long kAttention = 20;
+    bench::Rounds attention;
+    const int sdpa_plain = attention.add([&](long n) {
+        return py.call(loop, {pyb::Value(sdpa.callable()), sdpa_args, n}).as_float() * 1e6 / static_cast<double>(n);
+    });
+    const int sdpa_host = attention.add([&](long n) {
         for (long i = 0; i < n; ++i) (void)sdpa({tq, tk, tv}).as_tensor();
-    }, [&](long n) { return py.call(loop, {pyb::Value(sdpa.callable()), sdpa_args, n}).as_float(); });
+        return -1.0;
+    });
+    attention.run(kRounds, kAttention);
+    const bench::Stats floor_after = bench::cacheline_pingpong_us();
 
-    std::printf("Op calls from the host vs plain Python (per call; median of 5, min..max)\n");
-    std::printf("torch.add, two float32 (16,) tensors, 100,000 calls per sample\n");
-    row("pybridge: host tensors in, host view out", exchange.host);
-    row("pybridge: same, tensors keep their torch view", kept.host);
-    row("pybridge, C exchange API off (__dlpack__ capsules)", dunder.host);
-    row("pybridge: tensors kept in Python (handles)", handles.host);
-    row("plain Python loop", exchange.python);
-    std::printf("scaled_dot_product_attention, (1, 8, 128, 64) float32, 50 calls per sample\n");
-    row("pybridge: host tensors in, host view out", attention.host);
-    row("plain Python loop", attention.python);
-    std::printf("  bridge overhead on attention: %+.2f%%\n", 100.0 * (attention.host.median / attention.python.median - 1));
+    std::printf("Op calls from the host vs plain Python (per call; median of %d interleaved rounds, min..max)\n", kRounds);
+    std::printf("cache-line ping-pong between two threads (the floor of any hand-off): %.3f us before, %.3f us after\n",
+                floor_before.median, floor_after.median);
+    std::printf("torch.add, two float32 (16,) tensors, %ld calls per case and round\n", kSmall);
+    row("pybridge: host tensors in, host view out", small.stats(exchange));
+    row("pybridge: same, tensors keep their torch view", small.stats(kept));
+    row("pybridge, C exchange API off (__dlpack__ capsules)", small.stats(dunder));
+    row("pybridge: tensors kept in Python (handles)", small.stats(handles));
+    row("plain Python loop", small.stats(plain));
+    std::printf("  per-round ratios (median, min..max):\n");
+    ratio_row("fresh views / plain Python", small.ratio(exchange, plain));
+    ratio_row("kept views / plain Python", small.ratio(kept, plain));
+    ratio_row("handles / plain Python", small.ratio(handles, plain));
+    ratio_row("C exchange API / __dlpack__", small.ratio(exchange, dunder));
+    std::printf("scaled_dot_product_attention, (1, 8, 128, 64) float32, %ld calls per case and round\n", kAttention);
+    row("pybridge: host tensors in, host view out", attention.stats(sdpa_host));
+    row("plain Python loop", attention.stats(sdpa_plain));
+    const bench::Stats sdpa_ratio = attention.ratio(sdpa_host, sdpa_plain);
+    ratio_row("pybridge / plain Python", sdpa_ratio);
 
-    report.result("op.add16.pybridge", exchange.host.median, "us");
-    report.result("op.add16.pybridge_kept_views", kept.host.median, "us");
-    report.result("op.add16.pybridge_fresh_views_over_plain_python", exchange.host.median / exchange.python.median, "x");
-    report.result("op.add16.pybridge_dunder_dlpack", dunder.host.median, "us");
-    report.result("op.add16.pybridge_handles", handles.host.median, "us");
-    report.result("op.add16.plain_python", exchange.python.median, "us");
-    report.result("op.sdpa.pybridge", attention.host.median, "us");
-    report.result("op.sdpa.plain_python", attention.python.median, "us");
+    report.result("op.add16.pybridge", small.stats(exchange).median, "us");
+    report.result("op.add16.pybridge_kept_views", small.stats(kept).median, "us");
+    report.result("op.add16.pybridge_fresh_views_over_plain_python", small.ratio(exchange, plain).median, "x");
+    report.result("op.add16.pybridge_dunder_dlpack", small.stats(dunder).median, "us");
+    report.result("op.add16.pybridge_handles", small.stats(handles).median, "us");
+    report.result("op.add16.plain_python", small.stats(plain).median, "us");
+    report.result("op.sdpa.pybridge", attention.stats(sdpa_host).median, "us");
+    report.result("op.sdpa.plain_python", attention.stats(sdpa_plain).median, "us");
+    report.result("op.cacheline_pingpong", floor_before.median, "us");
     // The plain loop passes the same two tensor objects each time: so do kept views.
-    report.ratio("op.add16.pybridge_over_plain_python", kept.host.median / kept.python.median, "<=", 2);
-    report.ratio("op.add16.handles_over_plain_python", handles.host.median / handles.python.median, "<=", 2);
-    report.ratio("op.add16.exchange_over_dunder_dlpack", exchange.host.median / dunder.host.median, "<=", 0.9);
-    report.ratio("op.sdpa.pybridge_over_plain_python", attention.host.median / attention.python.median, "<=", 1.05);
+    report.ratio("op.add16.pybridge_over_plain_python", small.ratio(kept, plain).median, "<=", 2);
+    report.ratio("op.add16.handles_over_plain_python", small.ratio(handles, plain).median, "<=", 2);
+    report.ratio("op.add16.exchange_over_dunder_dlpack", small.ratio(exchange, dunder).median, "<=", 0.9);
+    report.ratio("op.sdpa.pybridge_over_plain_python", sdpa_ratio.median, "<=", 1.05);
     py.stop();
     report.print();
     return 0;

@@ -45,7 +45,10 @@ struct Tensor::Owner {
     Owner &operator=(const Owner &) = delete;
 };
 
-struct Tensor::Shared {
+// Its own cache line, apart from the shared_ptr control block make_shared puts before it:
+// a host thread copying and dropping handles writes the reference count, and must not take
+// with it the line the interpreter thread reads on every hand-off (the owner, the view).
+struct alignas(64) Tensor::Shared {
     std::shared_ptr<Owner> owner;
     // A strong reference to a torch tensor, or nullptr. Set on the interpreter thread; while
     // set, this Shared is in the registry below, so stop() can give the view back.
