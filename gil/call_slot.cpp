@@ -1,5 +1,7 @@
 #include "call_slot.hpp"
 
+#include <utility>
+
 namespace pyb::detail {
 namespace {
 
@@ -13,9 +15,12 @@ std::atomic<unsigned> g_returns{0};  // bumped when a slot is given back
 struct SlotClaim {
     CallSlot *slot = nullptr;
     unsigned failed_at = ~0u;
+    bool exited = false;  // a call() from a later thread_local destructor uses the queue
     ~SlotClaim() {
+        exited = true;
         if (!slot) return;
-        g_owned[slot - g_slots].store(false, std::memory_order_release);
+        CallSlot *given_back = std::exchange(slot, nullptr);
+        g_owned[given_back - g_slots].store(false, std::memory_order_release);
         g_returns.fetch_add(1, std::memory_order_release);
     }
 };
@@ -31,6 +36,7 @@ int call_slots_in_use() noexcept { return g_in_use.load(std::memory_order_seq_cs
 CallSlot *this_thread_call_slot() noexcept {
     SlotClaim &claim = t_claim;
     if (claim.slot) return claim.slot;
+    if (claim.exited) return nullptr;
     const unsigned returns = g_returns.load(std::memory_order_acquire);
     if (claim.failed_at == returns) return nullptr;
     for (int i = 0; i < kCallSlots; ++i) {

@@ -164,3 +164,26 @@ TEST(CallSlots, SigintInterruptsARunningSlotCall) {
     caller.join();
     EXPECT_EQ(gil_test::eval_long("5"), 5);
 }
+
+namespace {
+// Calls Python from a thread_local destructor, after the thread's slot was given back.
+struct CallsAtThreadExit {
+    long *out = nullptr;
+    ~CallsAtThreadExit() {
+        if (out) *out = interp().call([](pyb::Python py) { return gil_test::eval_long(py, "98 + 1"); });
+    }
+};
+}  // namespace
+
+TEST(CallSlots, ACallFromAThreadExitDestructorUsesTheQueue) {
+    long from_destructor = 0;
+    const std::uint64_t before = slot_handoffs();
+    std::thread([&] {
+        thread_local CallsAtThreadExit at_exit;  // constructed first: destroyed after the slot's claim
+        at_exit.out = &from_destructor;
+        EXPECT_EQ(interp().call([](pyb::Python) { return 1; }), 1);
+    }).join();
+    EXPECT_EQ(from_destructor, 99);
+    // Only the first call used the slot: the slot given back is another thread's to claim.
+    EXPECT_EQ(slot_handoffs(), before + 1);
+}
