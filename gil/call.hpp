@@ -121,6 +121,11 @@ struct ResultNode : CallNode {
 // null for a call that cannot be cancelled (call_slot.hpp).
 std::exception_ptr failed_call_error(const CallNode *call, Python) noexcept;
 
+// After a callable returned normally: an exception it left set in Python's error indicator
+// (a bug in the callable; CPython reports the same as a SystemError) becomes the call's
+// error instead of failing the next call. True if there was one.
+bool took_leftover_python_error(Python, std::exception_ptr &error) noexcept;
+
 template <class F, class R>
 struct CallImpl final : ResultNode<R> {
     std::optional<F> fn;
@@ -135,6 +140,7 @@ struct CallImpl final : ResultNode<R> {
             } else {
                 this->value.emplace((*fn)(py));
             }
+            ok = !took_leftover_python_error(py, this->error);
         } catch (...) {
             this->error = failed_call_error(this, py);
             ok = false;

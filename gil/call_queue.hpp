@@ -66,6 +66,9 @@ public:
     // up to it runs everything pushed before this read. Consumer only.
     const QueueLink *newest() const noexcept { return head_.load(std::memory_order_acquire); }
     const QueueLink *stub() const noexcept { return &stub_; }
+    // The next pop() would start at the stub: every call pushed before the stub went back
+    // in has been popped. Consumer only.
+    bool at_stub() const noexcept { return tail_ == &stub_; }
 
     // No call queued and none being pushed. Consumer only.
     bool empty() const noexcept {

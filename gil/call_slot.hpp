@@ -32,6 +32,7 @@
 #include <new>
 #include <optional>
 #include <type_traits>
+#include <utility>
 
 #include "call.hpp"
 
@@ -95,24 +96,30 @@ CallState run_slot_callable(CallSlot &slot, Python py) noexcept {
         } else {
             reply->value.emplace(slot_callable<F>(slot)(py));
         }
-        return kSucceeded;
+        return took_leftover_python_error(py, reply->error) ? kFailed : kSucceeded;
     } catch (...) {
         reply->error = failed_call_error(nullptr, py);
         return kFailed;
     }
 }
 
-// Owner: fills the slot for `fn` (kept alive by the caller until the reply is final).
-template <class R, class F>
-void fill_slot(CallSlot &slot, F &fn, SlotReplyOf<R> &reply) noexcept {
-    slot.run = &run_slot_callable<F, R>;
+// Owner: fills the slot with a callable that travels in it, made from `fn`.
+template <class Fn, class R, class F>
+void fill_slot_inline(CallSlot &slot, F &&fn, SlotReplyOf<R> &reply) {
+    static_assert(kTravelsInSlot<Fn>);
+    slot.run = &run_slot_callable<Fn, R>;
     slot.reply = &reply;
-    if constexpr (kTravelsInSlot<F>) {
-        new (slot.payload) F(fn);
-    } else {
-        F *p = &fn;
-        std::memcpy(slot.payload, &p, sizeof p);
-    }
+    new (slot.payload) Fn(std::forward<F>(fn));
+}
+
+// Owner: fills the slot with a pointer to `fn`, which the caller keeps alive (and does not
+// touch) until the reply is final.
+template <class Fn, class R>
+void fill_slot_pointer(CallSlot &slot, Fn &fn, SlotReplyOf<R> &reply) noexcept {
+    slot.run = &run_slot_callable<Fn, R>;
+    slot.reply = &reply;
+    Fn *p = &fn;
+    std::memcpy(slot.payload, &p, sizeof p);
 }
 
 constexpr int kCallSlots = 16;

@@ -95,6 +95,16 @@ std::exception_ptr failed_call_error(const CallNode *call, Python py) noexcept {
     }
 }
 
+bool took_leftover_python_error(Python py, std::exception_ptr &error) noexcept {
+    if (!PyErr_Occurred()) return false;
+    try {
+        throw_python_error(py);  // fetches (and clears) the indicator
+    } catch (...) {
+        error = std::current_exception();
+    }
+    return true;
+}
+
 }  // namespace detail
 
 namespace {
@@ -509,9 +519,13 @@ bool run_round(InterpreterState &state, Python py, BetweenCalls &between) {
         if (slot_call_waiting(state, i)) waiting[n_waiting++] = i;
     }
     bool ran = false;
-    if (const detail::QueueLink *newest = state.queue.newest(); newest != state.queue.stub()) {
+    // The newest call now, or the stub when pop() had just put it back behind the last call
+    // (a call pushed then sits before the stub: popped until the stub is reached).
+    const detail::QueueLink *newest = state.queue.newest();
+    if (!state.queue.empty()) {
         while (CallNode *call = state.queue.pop()) {
-            const bool last = call == newest;  // compared before the call may be freed
+            // Compared before the call may be freed.
+            const bool last = call == newest || (newest == state.queue.stub() && state.queue.at_stub());
             run_call(state, call, py);
             between.after_call();
             ran = true;

@@ -132,9 +132,11 @@ public:
     // or throws its error (see Future::get()). From a host thread and without a deadline,
     // the call is handed over through the thread's own slot and answered on its stack
     // (gil/call_slot.hpp): no allocation, and fewer cache lines cross between the cores
-    // than through the shared queue. fn's captures are destroyed on the calling thread
-    // (a Python handle among them is released through the release pool). Same order
-    // guarantees as submit(): it runs after everything this thread (or anything that
+    // than through the shared queue. Like submit(), it runs a copy of fn; the copy is
+    // destroyed on the calling thread on that path, on the interpreter thread on the
+    // queue's (past 16 host threads, with a deadline): captures must not need the GIL to
+    // be destroyed (a Python handle among them is released through the release pool). Same
+    // order guarantees as submit(): it runs after everything this thread (or anything that
     // happened before this call) queued.
     template <class F>
     Result<F> call(F &&fn, const CallOptions &options = {});
@@ -200,11 +202,16 @@ Interpreter::Result<F> Interpreter::call(F &&fn, const CallOptions &options) {
     detail::CallSlot *slot =
         options.deadline || on_interpreter_thread() ? nullptr : detail::this_thread_call_slot();
     if (!slot) return submit(std::forward<F>(fn), options).get();
-    // The interpreter thread uses the slot, `fn` and `reply` only until the reply is final;
-    // we wait for that. (Captures are then destroyed here, on this thread: a Python handle
-    // among them is released through the release pool, as any handle dropped by a host.)
+    // As submit(), the call runs a copy of fn (moved from an rvalue). The interpreter thread
+    // uses the slot, the copy and `reply` only until the reply is final; we wait for that.
+    using Fn = std::decay_t<F>;
     detail::SlotReplyOf<R> reply;
-    detail::fill_slot<R>(*slot, fn, reply);
+    std::optional<Fn> own;  // the copy, when it is too large to travel in the slot
+    if constexpr (detail::kTravelsInSlot<Fn>) {
+        detail::fill_slot_inline<Fn>(*slot, std::forward<F>(fn), reply);
+    } else {
+        detail::fill_slot_pointer(*slot, own.emplace(std::forward<F>(fn)), reply);
+    }
     if (const SubmitStatus status = publish(slot); status != SubmitStatus::Ok) throw_not_running(status);
     detail::wait_final(reply.state);
     if ((reply.state.load(std::memory_order_acquire) & detail::kStateMask) != detail::kSucceeded) {

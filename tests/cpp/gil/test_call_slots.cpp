@@ -187,3 +187,63 @@ TEST(CallSlots, ACallFromAThreadExitDestructorUsesTheQueue) {
     // Only the first call used the slot: the slot given back is another thread's to claim.
     EXPECT_EQ(slot_handoffs(), before + 1);
 }
+
+TEST(CallSlots, ACallPushedAsTheQueueEmptiesIsNotStranded) {
+    // pop() puts the queue's stub back behind the last call; a call pushed in that window
+    // sits before the stub. A round must still run it (it once waited for the next push,
+    // with the loop spinning: this loop hung within seconds).
+    for (int i = 0; i < 20000; ++i) {
+        interp().post([](pyb::Python) {});
+        auto f = interp().submit([i](pyb::Python) { return i; });
+        gil_test::expect_ready_within(f, std::chrono::milliseconds(10000), "a submit() after a post()");
+        ASSERT_EQ(f.get(), i);
+    }
+}
+
+namespace {
+long plain_function(pyb::Python) { return 11; }
+}  // namespace
+
+TEST(CallSlots, CallRunsACopyOfTheCallableLikeSubmit) {
+    // A mutable lambda: each call runs a fresh copy, whatever its size (as submit(fn).get()).
+    auto appends = [s = std::string("a string longer than the small-string buffer")](pyb::Python) mutable {
+        s += "x";
+        return static_cast<long>(s.size());
+    };
+    const long first = interp().call(appends);
+    EXPECT_EQ(interp().call(appends), first);
+    EXPECT_EQ(interp().submit(appends).get(), first);
+    long counter_calls = 0;
+    auto counts = [n = 0L, &counter_calls](pyb::Python) mutable {
+        ++counter_calls;
+        return ++n;
+    };
+    EXPECT_EQ(interp().call(counts), 1);
+    EXPECT_EQ(interp().call(counts), 1);
+    EXPECT_EQ(counter_calls, 2);
+    // A const lvalue of a mutable lambda, and a plain function, compile and run.
+    const auto const_counts = counts;
+    EXPECT_EQ(interp().call(const_counts), 1);
+    EXPECT_EQ(interp().call(plain_function), 11);
+    EXPECT_EQ(interp().call(&plain_function), 11);
+}
+
+TEST(CallSlots, AnErrorLeftSetInPythonFailsItsOwnCallNotTheNext) {
+    // The callable returns normally with Python's error indicator set (a bug in it): its
+    // call fails with that error; the next call runs clean. Both paths: slot and queue.
+    auto leaves_error = [](pyb::Python) {
+        PyErr_SetString(PyExc_ValueError, "left set by the callable");
+        return 1;
+    };
+    for (int path = 0; path < 2; ++path) {
+        try {
+            if (path == 0) interp().call(leaves_error);
+            else interp().submit(leaves_error).get();
+            FAIL() << "no error";
+        } catch (const pyb::PythonError &e) {
+            EXPECT_EQ(e.type_name(), "ValueError");
+            EXPECT_NE(std::string(e.what()).find("left set by the callable"), std::string::npos);
+        }
+        EXPECT_EQ(gil_test::eval_long("6 * 7"), 42);
+    }
+}
