@@ -60,6 +60,12 @@ std::pair<Stats, Stats> measure_pair_us(int samples, long inner, A &&a, B &&b) {
     return {stats(ua), stats(ub)};
 }
 
+// Median and spread of samples (at least one).
+inline Stats summary(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return {v[v.size() / 2], v.front(), v.back()};
+}
+
 // Cases measured in interleaved rounds: each round runs every case once (`inner` operations
 // each, in the order added), so the figures of one round share the machine's state of that
 // moment. A ratio of two cases is taken per round, then its median over the rounds: on a VM
@@ -103,10 +109,6 @@ public:
     }
 
 private:
-    static Stats summary(std::vector<double> v) {
-        std::sort(v.begin(), v.end());
-        return {v[v.size() / 2], v.front(), v.back()};
-    }
     std::vector<Case> cases_;
     std::vector<std::vector<double>> us_;
 };

@@ -11,7 +11,8 @@
 //     pybridge, C exchange API off: the same through __dlpack__ capsules;
 //     pybridge, tensors kept in Python: handles in, handle out (no conversion);
 //   scaled_dot_product_attention on (1, 8, 128, 64) q, k, v, 20 calls per case and round,
-//     15 rounds: the same pybridge and plain-Python loops.
+//     15 rounds: the same pybridge and plain-Python loops, and the split of one call's
+//     hand-off (host -> Python start, Python end -> host) from timestamps on both sides.
 // Times are per call, measured on the host thread for pybridge (so they include the hand-off
 // to the interpreter thread and the result's release) and inside Python for plain Python.
 #include <bridge/pybridge.hpp>
@@ -51,7 +52,11 @@ int main() {
         "    t0 = time.perf_counter()\n"
         "    for _ in range(n):\n"
         "        fn(*args)\n"
-        "    return time.perf_counter() - t0\n");
+        "    return time.perf_counter() - t0\n"
+        "def _stamped(fn, args):\n"
+        "    t0 = time.monotonic_ns()\n"
+        "    fn(*args)\n"
+        "    return (t0, time.monotonic_ns())\n");
     const pyb::ObjectRef loop = py.eval_ref("_loop");
     bench::Report report;
 
@@ -113,7 +118,24 @@ int main() {
         for (long i = 0; i < n; ++i) (void)sdpa({tq, tk, tv}).as_tensor();
         return -1.0;
     });
+    // Where the time of one call goes around Python: host -> Python starts (in), Python
+    // ends -> the host has the result (out). steady_clock and time.monotonic_ns() read
+    // the same clock (CLOCK_MONOTONIC).
+    const pyb::ObjectRef stamped = py.eval_ref("_stamped");
+    std::vector<double> hand_in, hand_out;
+    attention.add([&](long n) {
+        for (long i = 0; i < n; ++i) {
+            const auto before = Clock::now();
+            const pyb::Value r = py.call(stamped, {pyb::Value(sdpa.callable()), sdpa_args});
+            const auto after = Clock::now();
+            const auto &t = r.as_tuple().items;
+            hand_in.push_back(static_cast<double>(t[0].as_int() - before.time_since_epoch().count()) / 1e3);
+            hand_out.push_back(static_cast<double>(after.time_since_epoch().count() - t[1].as_int()) / 1e3);
+        }
+        return -1.0;
+    });
     attention.run(kRounds, kAttention);
+    const bench::Stats sdpa_in = bench::summary(hand_in), sdpa_out = bench::summary(hand_out);
     const bench::Stats floor_after = bench::cacheline_pingpong_us();
 
     std::printf("Op calls from the host vs plain Python (per call; median of %d interleaved rounds, min..max)\n", kRounds);
@@ -135,6 +157,9 @@ int main() {
     row("plain Python loop", attention.stats(sdpa_plain));
     const bench::Stats sdpa_ratio = attention.ratio(sdpa_host, sdpa_plain);
     ratio_row("pybridge / plain Python", sdpa_ratio);
+    std::printf("  hand-off around one call: host -> Python %.1f us (%.1f..%.1f), Python -> host %.1f us (%.1f..%.1f)\n",
+                sdpa_in.median, sdpa_in.min, sdpa_in.max, sdpa_out.median, sdpa_out.min, sdpa_out.max);
+    std::printf("    (the host sleeps through a long call; waking it costs what Python -> host shows)\n");
 
     report.result("op.add16.pybridge", small.stats(exchange).median, "us");
     report.result("op.add16.pybridge_kept_views", small.stats(kept).median, "us");
@@ -145,6 +170,8 @@ int main() {
     report.result("op.sdpa.pybridge", attention.stats(sdpa_host).median, "us");
     report.result("op.sdpa.plain_python", attention.stats(sdpa_plain).median, "us");
     report.result("op.cacheline_pingpong", floor_before.median, "us");
+    report.result("op.sdpa.handoff_in", sdpa_in.median, "us");
+    report.result("op.sdpa.handoff_out", sdpa_out.median, "us");
     // The plain loop passes the same two tensor objects each time: so do kept views.
     report.ratio("op.add16.pybridge_over_plain_python", small.ratio(kept, plain).median, "<=", 2);
     report.ratio("op.add16.handles_over_plain_python", small.ratio(handles, plain).median, "<=", 2);
