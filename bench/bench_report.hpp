@@ -20,6 +20,12 @@ struct Stats {
     double median, min, max;  // per operation, in the unit the caller chose
 };
 
+// Median and spread of samples (at least one).
+inline Stats summary(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return {v[v.size() / 2], v.front(), v.back()};
+}
+
 // Runs op() `inner` times per sample, `samples` samples after one warm-up sample; returns
 // microseconds per op().
 template <class F>
@@ -32,8 +38,7 @@ Stats measure_us(int samples, long inner, F &&op) {
         for (long i = 0; i < inner; ++i) op();
         us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / static_cast<double>(inner));
     }
-    std::sort(us.begin(), us.end());
-    return {us[us.size() / 2], us.front(), us.back()};
+    return summary(std::move(us));
 }
 
 // Two operations compared side by side: their samples alternate (a, b, a, b, ...) so that
@@ -53,17 +58,7 @@ std::pair<Stats, Stats> measure_pair_us(int samples, long inner, A &&a, B &&b) {
         ua.push_back(sample(a));
         ub.push_back(sample(b));
     }
-    auto stats = [](std::vector<double> &v) {
-        std::sort(v.begin(), v.end());
-        return Stats{v[v.size() / 2], v.front(), v.back()};
-    };
-    return {stats(ua), stats(ub)};
-}
-
-// Median and spread of samples (at least one).
-inline Stats summary(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return {v[v.size() / 2], v.front(), v.back()};
+    return {summary(std::move(ua)), summary(std::move(ub))};
 }
 
 // Cases measured in interleaved rounds: each round runs every case once (`inner` operations

@@ -132,8 +132,7 @@ bench::Stats throughput(int threads, long per_thread, F op) {
         const double s = std::chrono::duration<double>(Clock::now() - t0).count();
         if (sample >= 0) rates.push_back(static_cast<double>(threads * per_thread) / s);
     }
-    std::sort(rates.begin(), rates.end());
-    return {rates[rates.size() / 2], rates.front(), rates.back()};
+    return bench::summary(std::move(rates));
 }
 
 // Keeps a Python thread state on the calling thread without holding the GIL.
@@ -215,8 +214,7 @@ int main() {
                 const double sec = std::chrono::duration<double>(Clock::now() - t0).count();
                 if (s >= 0) rates.push_back(kCalls / sec);
             }
-            std::sort(rates.begin(), rates.end());
-            return bench::Stats{rates[3], rates.front(), rates.back()};
+            return bench::summary(std::move(rates));
         }();
         // (c) naive executor, 1 host thread.
         const bench::Stats naive = [&] {

@@ -30,11 +30,6 @@ std::vector<std::string> thousand_sentences() {
     return out;
 }
 
-bench::Stats stats(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return {v[v.size() / 2], v.front(), v.back()};
-}
-
 }  // namespace
 
 int main() {
@@ -99,7 +94,7 @@ int main() {
         plain.push_back(py.call(plain_sample).as_float());
     }
     py.exec("_child.stdin.close(); _child.wait()\n");
-    const bench::Stats b = stats(bridged), p = stats(plain);
+    const bench::Stats b = bench::summary(bridged), p = bench::summary(plain);
 
     std::printf("Model: all-MiniLM-L6-v2 embeddings of 1,000 sentences, batches of 32, %ld torch threads "
                 "(median of 5; min..max)\n", threads);

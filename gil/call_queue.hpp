@@ -62,8 +62,9 @@ public:
         }
     }
 
-    // The last call pushed (or being pushed), or stub() when the queue is empty. Popping
-    // up to it runs everything pushed before this read. Consumer only.
+    // The last call pushed (or being pushed), or stub() — then the queue is empty, or a call
+    // pushed while pop() put the stub back sits before it (see at_stub()). Popping up to it
+    // runs everything pushed before this read. Consumer only.
     const QueueLink *newest() const noexcept { return head_.load(std::memory_order_acquire); }
     const QueueLink *stub() const noexcept { return &stub_; }
     // The next pop() would start at the stub: every call pushed before the stub went back
