@@ -26,7 +26,11 @@ struct Pool {
     bool overflowing = false;         // guarded by mutex: a wait timed out; no more until a drain
     std::atomic<bool> dirty{false};
     std::atomic<State> state{State::NotStarted};
-    void (*wake)(void *) = nullptr;
+    // defer()'s lock-free stack (newest first), on its own line: host threads push to it.
+    alignas(64) std::atomic<Deferred *> deferred{nullptr};
+    char pad_[64 - sizeof(std::atomic<Deferred *>)];
+    // Set by open() (wake_ctx first), cleared by close(); read without the mutex by defer().
+    std::atomic<void (*)(void *)> wake{nullptr};
     void *wake_ctx = nullptr;
     void (*close_hooks[8])() = {};  // guarded by mutex
 };
@@ -61,7 +65,7 @@ void release(Release r) noexcept {
     if (p.state.load(std::memory_order_relaxed) == State::Closed) return;  // dropped
     // Only the first release after a drain wakes the loop; later ones ride along.
     if (p.queue.empty()) {
-        wake = p.wake;
+        wake = p.wake.load(std::memory_order_acquire);
         wake_ctx = p.wake_ctx;
     }
     try {
@@ -91,6 +95,48 @@ void release(Release r) noexcept {
     }
 }
 
+namespace {
+
+// Runs a taken stack in the order it was pushed.
+void run_deferred(Deferred *newest_first, bool python_alive) noexcept {
+    Deferred *oldest_first = nullptr;
+    while (newest_first) {
+        Deferred *next = newest_first->next;
+        newest_first->next = oldest_first;
+        oldest_first = newest_first;
+        newest_first = next;
+    }
+    while (oldest_first) {
+        Deferred *next = oldest_first->next;  // read first: run() may free the node
+        oldest_first->run(oldest_first, python_alive);
+        oldest_first = next;
+    }
+}
+
+}  // namespace
+
+void defer(Deferred *d) noexcept {
+    if (t_holds_gil) {
+        d->run(d, true);
+        return;
+    }
+    Pool &p = pool();
+    Deferred *head = p.deferred.load(std::memory_order_relaxed);
+    do {
+        d->next = head;
+    } while (!p.deferred.compare_exchange_weak(head, d, std::memory_order_seq_cst, std::memory_order_relaxed));
+    // Only a push onto an empty stack marks the pool dirty and wakes the loop: a later push
+    // lands in the same stack before the drain takes it (a drain that took the stack first
+    // would have left it empty).
+    if (!head) {
+        p.dirty.store(true, std::memory_order_seq_cst);  // pairs with the loop's sleep check
+        if (void (*wake)(void *) = p.wake.load(std::memory_order_acquire)) wake(p.wake_ctx);
+    }
+    // Stopped: close() took the stack after setting Closed, or this sees Closed and takes it.
+    if (p.state.load(std::memory_order_seq_cst) == State::Closed)
+        run_deferred(p.deferred.exchange(nullptr, std::memory_order_seq_cst), false);
+}
+
 void at_close(void (*fn)()) noexcept {
     Pool &p = pool();
     std::lock_guard<std::mutex> lock(p.mutex);
@@ -114,8 +160,8 @@ namespace control {
 void open(void (*wake)(void *), void *ctx) noexcept {
     Pool &p = pool();
     std::lock_guard<std::mutex> lock(p.mutex);
-    p.wake = wake;
     p.wake_ctx = ctx;
+    p.wake.store(wake, std::memory_order_release);
     p.state.store(State::Open, std::memory_order_relaxed);
 }
 
@@ -136,12 +182,14 @@ void drain(Python) noexcept {
         {
             std::lock_guard<std::mutex> lock(p.mutex);
             batch.swap(p.queue);
-            p.dirty.store(false, std::memory_order_relaxed);
+            p.dirty.store(false, std::memory_order_seq_cst);  // before taking the stack: see defer()
             p.overflowing = false;
             notify = p.waiting > 0;
         }
         if (notify) p.drained.notify_all();
+        Deferred *deferred = p.deferred.exchange(nullptr, std::memory_order_seq_cst);
         for (const Release &r : batch) r.fn(r.arg);
+        run_deferred(deferred, true);
         batch.clear();
         if (batch.capacity() <= 4096) batch.swap(p.spare);  // a burst's huge buffer is let go
     }
@@ -159,11 +207,12 @@ void close(Python py) noexcept {
     }
     drain(py);
     std::lock_guard<std::mutex> lock(p.mutex);
-    p.state.store(State::Closed, std::memory_order_relaxed);
+    p.state.store(State::Closed, std::memory_order_seq_cst);
     p.queue.clear();  // raced in after the drain: dropped like any later release
     p.dirty.store(false, std::memory_order_relaxed);
-    p.wake = nullptr;
+    p.wake.store(nullptr, std::memory_order_relaxed);
     p.drained.notify_all();
+    run_deferred(p.deferred.exchange(nullptr, std::memory_order_seq_cst), false);
 }
 
 size_t peak_queued() noexcept {

@@ -37,6 +37,22 @@ extern const size_t kMaxQueued;
 // while the queue is over kMaxQueued (see above).
 void release(Release r) noexcept;
 
+// A release whose record lives inside the object it releases: no allocation and no lock
+// (a lock-free push). The object embeds a Deferred and sets `run`, which is called exactly
+// once: run(self, true) on the interpreter thread with the GIL held, or run(self, false)
+// where the interpreter has stopped — then it must only free host memory, not touch Python.
+// It may free the object. (A host tensor's block is one: its producer's deleter runs on
+// the interpreter thread, and the block is freed on the thread that allocated it.)
+struct Deferred {
+    Deferred *next = nullptr;
+    void (*run)(Deferred *self, bool python_alive) = nullptr;
+};
+
+// Runs d->run(d, true) now on the interpreter thread while it holds the GIL, else queues d
+// for the interpreter thread's next drain, as release() does. No cap: what is queued is the
+// objects themselves (release()'s cap bounds the queue's own memory).
+void defer(Deferred *d) noexcept;
+
 // Convenience: release one strong reference to a PyObject (passed as void* so this
 // header needs no Python.h).
 void decref(void *py_object) noexcept;

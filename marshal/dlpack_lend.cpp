@@ -10,14 +10,14 @@ namespace {
 template <class Managed>
 struct Lent {
     Managed managed{};
-    std::shared_ptr<Tensor::Owner> keep;
+    Tensor::MemoryRef keep;  // the shape and strides below point into it
     static void deleter(Managed *self) { delete static_cast<Lent *>(self->manager_ctx); }
 };
 
 template <class Managed>
 Managed *lend(const Tensor &tensor) {
     auto lent = std::make_unique<Lent<Managed>>();
-    lent->keep = tensor.owner();
+    lent->keep = tensor.keep_memory();
     Managed &m = lent->managed;
     m.manager_ctx = lent.get();
     m.deleter = &Lent<Managed>::deleter;

@@ -5,70 +5,100 @@
 #include "../gil/release_pool.hpp"
 
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
+#include <new>
 
 namespace pyb {
 
-struct Tensor::Owner {
+// The one allocation behind a tensor's handles: two counts, the descriptor's fields a
+// hand-off reads, and — only when the producer's strides are NULL — the compact strides
+// after it. The shape and strides point into the producer's DLManagedTensorVersioned
+// (valid until its deleter runs), so adopting a tensor copies nothing.
+//
+// Two counts because the cached Python view must not keep the memory's owner alive (the
+// view, lent from this memory, holds a MemoryRef: the reverse would be a cycle):
+//   handles — Tensor copies; the last one gone releases the view and drops its owners share;
+//   owners  — one for all handles together, plus one per MemoryRef; the last one gone runs
+//             the producer's deleter (deferred to the interpreter thread if it needs the
+//             GIL: the block is then freed there, on the thread that allocated it).
+struct Tensor::Block : release_pool::Deferred {
+    std::atomic<std::uint32_t> handles{1};
+    std::atomic<std::uint32_t> owners{1};
+    // Keeps what a hand-off reads off the line every copy and drop of a handle writes.
+    char pad_[64];
     DLManagedTensorVersioned *managed;
+    const std::int64_t *shape;
+    const std::int64_t *strides;
     bool deleter_needs_gil;
-    std::vector<std::int64_t> shape;
-    std::vector<std::int64_t> strides;  // explicit even when the descriptor's are NULL
-
-    Owner(DLManagedTensorVersioned *m, bool needs_gil) : managed(m), deleter_needs_gil(needs_gil) {
-        const DLTensor &t = m->dl_tensor;
-        shape.assign(t.shape, t.shape + t.ndim);
-        strides.resize(static_cast<size_t>(t.ndim));
-        if (t.strides) {
-            strides.assign(t.strides, t.strides + t.ndim);
-        } else {
-            std::int64_t s = 1;
-            for (int i = t.ndim - 1; i >= 0; --i) {
-                strides[static_cast<size_t>(i)] = s;
-                s *= shape[static_cast<size_t>(i)];
-            }
-        }
-    }
-    ~Owner() {
-        if (!managed->deleter) return;
-        if (deleter_needs_gil) {
-            release_pool::release({[](void *m) {
-                                       auto *mt = static_cast<DLManagedTensorVersioned *>(m);
-                                       mt->deleter(mt);
-                                   },
-                                   managed});
-        } else {
-            managed->deleter(managed);
-        }
-    }
-    Owner(const Owner &) = delete;
-    Owner &operator=(const Owner &) = delete;
-};
-
-// Its own cache line, apart from the shared_ptr control block make_shared puts before it:
-// a host thread copying and dropping handles writes the reference count, and must not take
-// with it the line the interpreter thread reads on every hand-off (the owner, the view).
-struct alignas(64) Tensor::Shared {
-    std::shared_ptr<Owner> owner;
+    std::atomic<bool> keep_view{false};  // keep_python_view()
     // A strong reference to a torch tensor, or nullptr. Set on the interpreter thread; while
-    // set, this Shared is in the registry below, so stop() can give the view back.
+    // set, this block is in the registry below, so stop() can give the view back.
     void *view = nullptr;
-    Shared *prev = nullptr, *next = nullptr;  // the registry's links, guarded by its mutex
-    std::atomic<bool> keep_view{false};       // keep_python_view()
-    explicit Shared(std::shared_ptr<Owner> o) : owner(std::move(o)) {}
-    ~Shared();
-    Shared(const Shared &) = delete;
-    Shared &operator=(const Shared &) = delete;
+    Block *prev = nullptr, *next = nullptr;  // the registry's links, guarded by its mutex
+
+    Block(DLManagedTensorVersioned *m, bool needs_gil)
+        : managed(m), shape(m->dl_tensor.shape), strides(m->dl_tensor.strides), deleter_needs_gil(needs_gil) {
+        run = &run_deleter;
+    }
+    Block(const Block &) = delete;
+    Block &operator=(const Block &) = delete;
+
+    std::int64_t *compact_strides() noexcept { return reinterpret_cast<std::int64_t *>(this + 1); }
+
+    static Block *create(DLManagedTensorVersioned *m, bool needs_gil) {
+        const DLTensor &t = m->dl_tensor;
+        const size_t extra = t.strides || t.ndim <= 0 ? 0 : static_cast<size_t>(t.ndim) * sizeof(std::int64_t);
+        void *mem = std::malloc(sizeof(Block) + extra);
+        if (!mem) throw std::bad_alloc();
+        Block *b = new (mem) Block(m, needs_gil);
+        if (!t.strides) {
+            std::int64_t *s = b->compact_strides(), step = 1;
+            for (int i = t.ndim - 1; i >= 0; --i) {
+                s[i] = step;
+                step *= t.shape[i];
+            }
+            b->strides = s;
+        }
+        return b;
+    }
+    static void destroy(Block *b) noexcept {
+        b->~Block();
+        std::free(b);
+    }
+    // Deferred::run: the producer's deleter (while Python lives), then the block.
+    static void run_deleter(release_pool::Deferred *d, bool python_alive) noexcept {
+        Block *b = static_cast<Block *>(d);
+        if (python_alive) b->managed->deleter(b->managed);
+        destroy(b);
+    }
+
+    void drop_owner() noexcept {
+        if (owners.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+        if (!managed->deleter) {
+            destroy(this);
+        } else if (deleter_needs_gil) {
+            release_pool::defer(this);  // runs at once on the interpreter thread
+        } else {
+            run_deleter(this, true);
+        }
+    }
+    void drop_handle() noexcept {
+        if (handles.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+        release_view();
+        drop_owner();
+    }
+    void release_view() noexcept;
 };
 
 namespace {
 
-// Every Shared holding a view. At shutdown the views are released while Python still runs
+// Every block holding a view. At shutdown the views are released while Python still runs
 // (release_pool::at_close): torch then drops its views and the host memory's release
 // callbacks run, as they did before views were kept. Never destroyed (process lifetime).
 struct ViewRegistry {
     std::mutex mutex;
-    Tensor::Shared *head = nullptr;
+    Tensor::Block *head = nullptr;
 };
 ViewRegistry &views() {
     static ViewRegistry *r = new ViewRegistry;
@@ -77,18 +107,18 @@ ViewRegistry &views() {
 
 }  // namespace
 
-// Takes `s`'s view out of the registry; the caller releases it. Registry mutex held.
-static void *unregister_view(Tensor::Shared &s) {
+// Takes `b`'s view out of the registry; the caller releases it. Registry mutex held.
+static void *unregister_view(Tensor::Block &b) {
     ViewRegistry &r = views();
-    if (s.prev) s.prev->next = s.next; else r.head = s.next;
-    if (s.next) s.next->prev = s.prev;
-    s.prev = s.next = nullptr;
-    void *v = s.view;
-    s.view = nullptr;
+    if (b.prev) b.prev->next = b.next; else r.head = b.next;
+    if (b.next) b.next->prev = b.prev;
+    b.prev = b.next = nullptr;
+    void *v = b.view;
+    b.view = nullptr;
     return v;
 }
 
-Tensor::Shared::~Shared() {
+void Tensor::Block::release_view() noexcept {
     if (!keep_view.load(std::memory_order_relaxed)) return;  // never had a view
     // Under the mutex: the shutdown sweep may be taking the view at the same time. A host
     // thread queues the release before unlocking, so a sweep that missed this view (it was
@@ -108,9 +138,53 @@ static void release_all_views() {
     std::vector<void *> taken;
     {
         std::lock_guard<std::mutex> lock(views().mutex);
-        while (Tensor::Shared *s = views().head) taken.push_back(unregister_view(*s));
+        while (Tensor::Block *b = views().head) taken.push_back(unregister_view(*b));
     }
     for (void *v : taken) release_pool::decref(v);  // interpreter thread: at once
+}
+
+// Handles: one count per copy (relaxed increments, as shared_ptr's).
+Tensor::Tensor(const Tensor &other) noexcept : b_(other.b_), ready_stream_(other.ready_stream_) {
+    if (b_) b_->handles.fetch_add(1, std::memory_order_relaxed);
+}
+Tensor &Tensor::operator=(const Tensor &other) noexcept {
+    if (other.b_) other.b_->handles.fetch_add(1, std::memory_order_relaxed);
+    Block *old = b_;
+    b_ = other.b_;
+    ready_stream_ = other.ready_stream_;
+    if (old) old->drop_handle();
+    return *this;
+}
+Tensor &Tensor::operator=(Tensor &&other) noexcept {
+    if (this != &other) {
+        Block *old = b_;
+        b_ = other.b_;
+        ready_stream_ = other.ready_stream_;
+        other.b_ = nullptr;
+        if (old) old->drop_handle();
+    }
+    return *this;
+}
+Tensor::~Tensor() {
+    if (b_) b_->drop_handle();
+}
+
+Tensor::MemoryRef &Tensor::MemoryRef::operator=(MemoryRef &&o) noexcept {
+    if (this != &o) {
+        Block *old = b_;
+        b_ = o.b_;
+        o.b_ = nullptr;
+        if (old) old->drop_owner();
+    }
+    return *this;
+}
+Tensor::MemoryRef::~MemoryRef() {
+    if (b_) b_->drop_owner();
+}
+Tensor::MemoryRef Tensor::keep_memory() const {
+    Block &b = const_cast<Block &>(checked());
+    b.owners.fetch_add(1, std::memory_order_relaxed);
+    return MemoryRef(&b);
 }
 
 namespace {
@@ -183,59 +257,54 @@ Tensor Tensor::from_buffer(void *data, std::vector<std::int64_t> shape, DLDataTy
 Tensor Tensor::adopt(DLManagedTensorVersioned *managed, bool deleter_needs_gil) {
     if (!managed) throw Error("pybridge: Tensor::adopt given a null DLManagedTensorVersioned");
     Tensor t;
-    std::shared_ptr<Owner> owner;
     try {
-        owner = std::make_shared<Owner>(managed, deleter_needs_gil);
+        t.b_ = Block::create(managed, deleter_needs_gil);
     } catch (...) {
         if (managed->deleter) managed->deleter(managed);  // ownership was passed: honour it
         throw;
     }
-    t.h_ = std::make_shared<Shared>(std::move(owner));  // if this throws, ~Owner runs the deleter
     return t;
 }
 
-const Tensor::Owner &Tensor::checked() const {
-    if (!h_) throw Error("pybridge: empty Tensor handle");
-    return *h_->owner;
+const Tensor::Block &Tensor::checked() const {
+    if (!b_) throw Error("pybridge: empty Tensor handle");
+    return *b_;
 }
 
-const std::shared_ptr<Tensor::Owner> &Tensor::owner() const {
-    if (!h_) throw Error("pybridge: empty Tensor handle");
-    return h_->owner;
-}
+void Tensor::keep_python_view() const { const_cast<Block &>(checked()).keep_view.store(true, std::memory_order_relaxed); }
 
-void Tensor::keep_python_view() const {
-    if (!h_) throw Error("pybridge: empty Tensor handle");
-    h_->keep_view.store(true, std::memory_order_relaxed);
-}
+bool Tensor::keeps_python_view() const noexcept { return b_ && b_->keep_view.load(std::memory_order_relaxed); }
 
-bool Tensor::keeps_python_view() const noexcept { return h_ && h_->keep_view.load(std::memory_order_relaxed); }
-
-void *Tensor::cached_python_view() const noexcept { return h_ ? h_->view : nullptr; }
+void *Tensor::cached_python_view() const noexcept { return b_ ? b_->view : nullptr; }
 
 void Tensor::set_cached_python_view(void *view) const {
-    if (!h_) throw Error("pybridge: empty Tensor handle");
+    Block &b = const_cast<Block &>(checked());
     static const bool hooked = (release_pool::at_close(&release_all_views), true);
     (void)hooked;
     Py_XINCREF(static_cast<PyObject *>(view));
     void *old = nullptr;
     {
         std::lock_guard<std::mutex> lock(views().mutex);
-        Shared &s = *h_;
-        if (s.view) old = unregister_view(s);
+        if (b.view) old = unregister_view(b);
         if (view) {
-            s.view = view;
-            s.next = views().head;
-            if (s.next) s.next->prev = &s;
-            views().head = &s;
+            b.view = view;
+            b.next = views().head;
+            if (b.next) b.next->prev = &b;
+            views().head = &b;
         }
     }
     release_pool::decref(old);  // on the interpreter thread: at once
 }
 
 const DLTensor &Tensor::dl() const { return checked().managed->dl_tensor; }
-const std::vector<std::int64_t> &Tensor::shape() const { return checked().shape; }
-const std::vector<std::int64_t> &Tensor::strides() const { return checked().strides; }
+IntArrayRef Tensor::shape() const {
+    const Block &b = checked();
+    return {b.shape, static_cast<size_t>(b.managed->dl_tensor.ndim)};
+}
+IntArrayRef Tensor::strides() const {
+    const Block &b = checked();
+    return {b.strides, static_cast<size_t>(b.managed->dl_tensor.ndim)};
+}
 
 namespace {
 std::atomic<ReadOnlyPolicy> g_read_only_policy{ReadOnlyPolicy::Copy};
@@ -258,12 +327,11 @@ std::int64_t Tensor::numel() const {
 }
 
 bool Tensor::is_contiguous() const {
-    const Owner &o = checked();
+    const Block &b = checked();
     std::int64_t expect = 1;
-    for (int i = static_cast<int>(o.shape.size()) - 1; i >= 0; --i) {
-        const auto d = static_cast<size_t>(i);
-        if (o.shape[d] != 1 && o.strides[d] != expect) return false;
-        expect *= o.shape[d];
+    for (int i = b.managed->dl_tensor.ndim - 1; i >= 0; --i) {
+        if (b.shape[i] != 1 && b.strides[i] != expect) return false;
+        expect *= b.shape[i];
     }
     return true;
 }

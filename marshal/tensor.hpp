@@ -14,6 +14,8 @@
 // to is not synchronized: do not write it while Python reads it, or the other way round.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -32,9 +34,52 @@ enum class ReadOnlyPolicy { Copy, Refuse };
 void set_read_only_policy(ReadOnlyPolicy policy) noexcept;  // process-wide; any thread
 ReadOnlyPolicy read_only_policy() noexcept;
 
+// A read-only view of a tensor's extents or strides: ndim int64 values the tensor owns
+// (c10::IntArrayRef's role). Valid while a handle to the tensor lives; copy it into a
+// std::vector (implicit conversion) to keep it longer. Compares equal to a std::vector
+// with the same values.
+class IntArrayRef {
+public:
+    using value_type = std::int64_t;
+    using const_iterator = const std::int64_t *;
+    using iterator = const_iterator;
+
+    constexpr IntArrayRef() noexcept = default;
+    constexpr IntArrayRef(const std::int64_t *data, std::size_t size) noexcept : data_(data), size_(size) {}
+
+    constexpr const std::int64_t *data() const noexcept { return data_; }
+    constexpr std::size_t size() const noexcept { return size_; }
+    constexpr bool empty() const noexcept { return size_ == 0; }
+    constexpr const_iterator begin() const noexcept { return data_; }
+    constexpr const_iterator end() const noexcept { return data_ + size_; }
+    constexpr std::int64_t operator[](std::size_t i) const noexcept { return data_[i]; }  // unchecked
+    std::vector<std::int64_t> vec() const { return {begin(), end()}; }
+    operator std::vector<std::int64_t>() const { return vec(); }
+
+    friend bool operator==(IntArrayRef a, IntArrayRef b) noexcept {
+        return a.size_ == b.size_ && std::equal(a.begin(), a.end(), b.begin());
+    }
+    friend bool operator!=(IntArrayRef a, IntArrayRef b) noexcept { return !(a == b); }
+    friend bool operator==(IntArrayRef a, const std::vector<std::int64_t> &b) noexcept {
+        return a == IntArrayRef(b.data(), b.size());
+    }
+    friend bool operator==(const std::vector<std::int64_t> &a, IntArrayRef b) noexcept { return b == a; }
+    friend bool operator!=(IntArrayRef a, const std::vector<std::int64_t> &b) noexcept { return !(a == b); }
+    friend bool operator!=(const std::vector<std::int64_t> &a, IntArrayRef b) noexcept { return !(b == a); }
+
+private:
+    const std::int64_t *data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
 class Tensor {
 public:
-    Tensor() = default;  // empty: no tensor
+    Tensor() noexcept = default;  // empty: no tensor
+    Tensor(const Tensor &other) noexcept;
+    Tensor(Tensor &&other) noexcept : b_(other.b_), ready_stream_(other.ready_stream_) { other.b_ = nullptr; }
+    Tensor &operator=(const Tensor &other) noexcept;
+    Tensor &operator=(Tensor &&other) noexcept;
+    ~Tensor();
 
     // Wraps host memory without copying. `data` points at element [0, ..., 0] minus
     // `byte_offset` bytes (as DLTensor). `shape` has ndim entries >= 0; `strides` are in
@@ -52,12 +97,13 @@ public:
     // the deleter runs on the interpreter thread (see release_pool.hpp).
     static Tensor adopt(DLManagedTensorVersioned *managed, bool deleter_needs_gil);
 
-    explicit operator bool() const noexcept { return static_cast<bool>(h_); }
+    explicit operator bool() const noexcept { return b_ != nullptr; }
 
     const DLTensor &dl() const;  // the raw descriptor (strides may be NULL: compact)
     int ndim() const { return dl().ndim; }
-    const std::vector<std::int64_t> &shape() const;
-    const std::vector<std::int64_t> &strides() const;  // in elements; filled in when compact
+    // The producer's own arrays (no copy), valid while a handle lives.
+    IntArrayRef shape() const;
+    IntArrayRef strides() const;  // in elements; filled in when the descriptor's are NULL (compact)
     DLDataType dtype() const { return dl().dtype; }
     DLDevice device() const { return dl().device; }
     std::uint64_t byte_offset() const { return dl().byte_offset; }
@@ -94,11 +140,27 @@ public:
     // "float32[3, 384] on cpu"
     std::string describe() const;
 
-    // The shared owner, for code that must keep this tensor's memory alive (DLPack export).
-    // It does not keep the cached Python view (below) alive: a view lent from this memory
-    // holds the owner, so the owner holding the view would be a reference cycle.
-    struct Owner;
-    const std::shared_ptr<Owner> &owner() const;
+    struct Block;  // internal (tensor.cpp): the one allocation copies of a handle share
+
+    // Keeps a tensor's memory — the DLManagedTensorVersioned and what it points to — alive
+    // while it lives, for code that lends the memory on (DLPack export). It does not keep
+    // the cached Python view (below) alive: a view lent from this memory holds a MemoryRef,
+    // so the reverse would be a reference cycle. Move-only; any thread.
+    class MemoryRef {
+    public:
+        MemoryRef() noexcept = default;
+        explicit MemoryRef(Block *b) noexcept : b_(b) {}
+        MemoryRef(MemoryRef &&o) noexcept : b_(o.b_) { o.b_ = nullptr; }
+        MemoryRef &operator=(MemoryRef &&o) noexcept;
+        MemoryRef(const MemoryRef &) = delete;
+        MemoryRef &operator=(const MemoryRef &) = delete;
+        ~MemoryRef();
+
+    private:
+        Block *b_ = nullptr;
+    };
+    // Throws Error on an empty handle.
+    MemoryRef keep_memory() const;
 
     // Opt-in: from now on, every hand-off of this tensor (through any copy of the handle)
     // gives Python one and the same torch tensor, kept by the handles, instead of a fresh
@@ -122,12 +184,10 @@ public:
     // it) and releases the previous one. Interpreter thread only (GIL held).
     void set_cached_python_view(void *view) const;
 
-    struct Shared;  // internal (tensor.cpp): the owner and the cached view, shared by copies
-
 private:
-    std::shared_ptr<Shared> h_;
+    Block *b_ = nullptr;  // one handle's share of the block's `handles` count
     std::optional<std::int64_t> ready_stream_;
-    const Owner &checked() const;
+    const Block &checked() const;
 };
 
 }  // namespace pyb

@@ -5,6 +5,7 @@
 
 #include <bridge/pybridge.hpp>
 #include <gil/call_slot.hpp>
+#include <gil/release_pool.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -148,6 +149,14 @@ TEST(Lifecycle, StartUseStopAndRefuseEverythingAfterwards) {
     kept = pyb::Tensor();
     EXPECT_EQ(kept_released.load(), 1);
     std::thread([m = std::move(module)]() mutable { m = pyb::ObjectRef(); }).join();
+    // A release that carries its own record runs at once, told Python is gone (it frees
+    // host memory only), on whichever thread queues it.
+    struct Node : pyb::release_pool::Deferred {
+        int outcome = 0;  // 1: ran with Python alive, 2: ran after stop
+    } node;
+    node.run = [](pyb::release_pool::Deferred *d, bool alive) { static_cast<Node *>(d)->outcome = alive ? 1 : 2; };
+    std::thread([&node] { pyb::release_pool::defer(&node); }).join();
+    EXPECT_EQ(node.outcome, 2);
 
     // CPython is started once per process.
     try {

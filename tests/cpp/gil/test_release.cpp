@@ -1,9 +1,13 @@
-// Handles dropped on host threads: released on the interpreter thread, in a bounded queue.
+// Handles dropped on host threads: released on the interpreter thread, in a bounded queue;
+// objects that carry their own release record (release_pool::defer), lock-free.
 #include <gil/object_ref.hpp>
 #include <gil/release_pool_control.hpp>
 
 #include <atomic>
+#include <memory>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "gil_test_support.hpp"
 
@@ -60,4 +64,71 @@ TEST(Release, InterpreterWaitingForADroppingThreadDoesNotDeadlock) {
     });
     gil_test::expect_ready_within(done, 30s, "interpreter waiting on a thread over the release cap");
     EXPECT_TRUE(done.get());
+}
+
+namespace {
+
+// A node of the lock-free path (release_pool::defer), recording how and where it ran.
+struct Recorded : pyb::release_pool::Deferred {
+    int thread = 0, seq = 0;
+    std::atomic<int> runs{0};
+    bool alive = false, had_gil = false;
+    std::vector<std::pair<int, int>> *order = nullptr;  // appended to on the interpreter thread
+    Recorded() {
+        run = [](pyb::release_pool::Deferred *d, bool python_alive) {
+            auto *r = static_cast<Recorded *>(d);
+            r->runs.fetch_add(1);
+            r->alive = python_alive;
+            r->had_gil = PyGILState_Check() == 1;
+            if (r->order) r->order->emplace_back(r->thread, r->seq);
+        };
+    }
+};
+
+}  // namespace
+
+TEST(Release, DeferredNodesRunOnceWithTheGilInTheOrderEachThreadPushedThem) {
+    constexpr int kThreads = 4, kPerThread = 20000;
+    std::vector<std::unique_ptr<Recorded>> nodes;
+    std::vector<std::pair<int, int>> order;
+    for (int t = 0; t < kThreads; ++t) {
+        for (int i = 0; i < kPerThread; ++i) {
+            nodes.push_back(std::make_unique<Recorded>());
+            nodes.back()->thread = t;
+            nodes.back()->seq = i;
+            nodes.back()->order = &order;
+        }
+    }
+    // Pushed while the interpreter is busy and while it drains between calls.
+    auto hold = interp().submit([](pyb::Python) { std::this_thread::sleep_for(50ms); });
+    std::vector<std::thread> pushers;
+    for (int t = 0; t < kThreads; ++t) {
+        pushers.emplace_back([&, t] {
+            for (int i = 0; i < kPerThread; ++i) pyb::release_pool::defer(nodes[static_cast<size_t>(t * kPerThread + i)].get());
+        });
+    }
+    for (auto &p : pushers) p.join();
+    hold.get();
+    interp().call([](pyb::Python) { return 0; });  // the loop drains before every call
+    ASSERT_EQ(order.size(), nodes.size());
+    std::vector<int> next(kThreads, 0);
+    for (const auto &[t, seq] : order) {
+        EXPECT_EQ(seq, next[static_cast<size_t>(t)]) << "thread " << t << "'s releases ran out of order";
+        next[static_cast<size_t>(t)] = seq + 1;
+    }
+    for (const auto &n : nodes) {
+        ASSERT_EQ(n->runs.load(), 1);
+        EXPECT_TRUE(n->alive);
+        EXPECT_TRUE(n->had_gil);
+    }
+}
+
+TEST(Release, DeferredOnTheInterpreterThreadRunsAtOnce) {
+    Recorded node;
+    const int runs_inside = interp().call([&](pyb::Python) {
+        pyb::release_pool::defer(&node);
+        return node.runs.load();
+    });
+    EXPECT_EQ(runs_inside, 1);
+    EXPECT_TRUE(node.alive);
 }
