@@ -31,7 +31,7 @@ PyObject *op_argument(Python py, const Value &v) {
     return PyRef(py, PyObject_CallOneArg(helper(py, g_resolve_symbol, "pybridge.symbols", "resolve"), o)).release();
 }
 
-PyObject *call_new(Python py, const ObjectRef &fn, const Args &args, const Kwargs &kwargs, GradMode mode) {
+PyObject *call_new(Python py, const ObjectRef &fn, detail::ArgSpan args, const Kwargs &kwargs, GradMode mode) {
     PyObject *callable = detail::checked(py, fn);
     if (mode == GradMode::Inherit) return detail::vectorcall(py, callable, args, kwargs, {}, &op_argument);
     PyRef number(py, PyLong_FromLong(static_cast<long>(mode)));  // ops.py: ENABLED 1, DISABLED 2, INFERENCE 3
@@ -57,7 +57,19 @@ Op Op::resolve(Bridge &bridge, std::string_view dotted) {
     return Op(bridge, std::move(fn), std::string(dotted));
 }
 
-Value Op::operator()(const Args &args, const Kwargs &kwargs) const {
+Value Op::operator()(const Args &args, const Kwargs &kwargs) const { return call(args.data(), args.size(), kwargs); }
+Value Op::operator()(std::initializer_list<Value> args, const Kwargs &kwargs) const {
+    return call(args.begin(), args.size(), kwargs);
+}
+ObjectRef Op::call_ref(const Args &args, const Kwargs &kwargs) const {
+    return call_kept(args.data(), args.size(), kwargs);
+}
+ObjectRef Op::call_ref(std::initializer_list<Value> args, const Kwargs &kwargs) const {
+    return call_kept(args.begin(), args.size(), kwargs);
+}
+
+Value Op::call(const Value *argv, size_t n, const Kwargs &kwargs) const {
+    const detail::ArgSpan args(argv, n);
     const GradMode mode = t_grad_mode;  // the calling host thread's scope
     return bridge_->interpreter().call([&](Python py) {
         PyRef result(py, call_new(py, fn_, args, kwargs, mode));
@@ -68,7 +80,8 @@ Value Op::operator()(const Args &args, const Kwargs &kwargs) const {
     });
 }
 
-ObjectRef Op::call_ref(const Args &args, const Kwargs &kwargs) const {
+ObjectRef Op::call_kept(const Value *argv, size_t n, const Kwargs &kwargs) const {
+    const detail::ArgSpan args(argv, n);
     const GradMode mode = t_grad_mode;
     return bridge_->interpreter().call(
         [&](Python py) { return ObjectRef::steal(py, call_new(py, fn_, args, kwargs, mode)); });

@@ -20,6 +20,7 @@
 // raises, Error for values that cannot cross.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -60,14 +61,21 @@ public:
     Op(Bridge &bridge, ObjectRef callable, std::string name);
 
     // Calls it under the calling thread's GradScope; the result converted (see above).
+    // A braced list, op({a, b}), takes the initializer_list overloads: the arguments are
+    // read in place, not copied into an Args vector.
     Value operator()(const Args &args = {}, const Kwargs &kwargs = {}) const;
+    Value operator()(std::initializer_list<Value> args, const Kwargs &kwargs = {}) const;
     // Calls it; the result stays in Python as a handle.
     ObjectRef call_ref(const Args &args = {}, const Kwargs &kwargs = {}) const;
+    ObjectRef call_ref(std::initializer_list<Value> args, const Kwargs &kwargs = {}) const;
 
     const std::string &name() const noexcept { return name_; }
     const ObjectRef &callable() const noexcept { return fn_; }
 
 private:
+    Value call(const Value *args, size_t n, const Kwargs &kwargs) const;
+    ObjectRef call_kept(const Value *args, size_t n, const Kwargs &kwargs) const;
+
     Bridge *bridge_;
     ObjectRef fn_;
     std::string name_;

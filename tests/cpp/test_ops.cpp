@@ -35,6 +35,12 @@ TEST(Ops, ResolvedOpsTakeHostTensorsSymbolsAndShapes) {
     EXPECT_EQ(add.name(), "torch.add");
     EXPECT_EQ(floats(add({a.tensor, b.tensor}).as_tensor()), (std::vector<float>{11, 22, 33}));
     EXPECT_EQ(floats(add({a.tensor, b.tensor}, {{"alpha", 2}}).as_tensor()), (std::vector<float>{21, 42, 63}));
+    // The same through an Args vector (a braced list takes the initializer_list overload).
+    const pyb::Args args{a.tensor, b.tensor};
+    EXPECT_EQ(floats(add(args, {{"alpha", 3}}).as_tensor()), (std::vector<float>{31, 62, 93}));
+    EXPECT_EQ(floats(pyb::to_host(bridge(), add.call_ref(args)))[2], 33.f);
+    EXPECT_EQ(floats(pyb::to_host(bridge(), add.call_ref({b.tensor, a.tensor}, {{"alpha", -1}}))), (std::vector<float>{9, 18, 27}));
+    EXPECT_EQ(error_of([&] { pyb::Op::resolve(bridge(), "torch.neg")(); }).rfind("TypeError: ", 0), 0u);
 
     const pyb::Tensor zeros =
         pyb::Op::resolve(bridge(), "torch.zeros")({pyb::IntList{{2, 3}}}, {{"dtype", pyb::Symbol{"f64"}}}).as_tensor();
