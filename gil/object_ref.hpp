@@ -3,13 +3,16 @@
 // Thread contract: ObjectRef values may be copied, moved and destroyed on any thread;
 // copies share one strong reference (a C++ atomic count, never the Python refcount), and
 // when the last copy goes, the Python reference is released through the release pool:
-// at once on the interpreter thread, queued from any other thread (never by taking the
-// GIL on a host thread). Reading the PyObject* needs a Python token.
+// at once on the interpreter thread, queued from any other thread without a lock or an
+// allocation (release_pool::defer; never by taking the GIL on a host thread). Reading
+// the PyObject* needs a Python token.
 #pragma once
 
-#include <memory>
+#include <atomic>
+#include <cstdint>
 
 #include "python_token.hpp"
+#include "release_pool.hpp"
 
 struct _object;  // PyObject, without Python.h
 
@@ -17,7 +20,7 @@ namespace pyb {
 
 class ObjectRef {
 public:
-    ObjectRef() = default;  // empty: holds no object
+    ObjectRef() noexcept = default;  // empty: holds no object
 
     // Takes over one strong reference the caller owns (e.g. a PyObject_Call result).
     // A null `obj` gives an empty ObjectRef.
@@ -39,15 +42,21 @@ public:
         return ref_->obj == other.ref_->obj;
     }
 
-private:
-    struct Owner {
-        _object *obj;
-        explicit Owner(_object *o) : obj(o) {}
-        ~Owner();  // releases through the release pool
-        Owner(const Owner &) = delete;
-        Owner &operator=(const Owner &) = delete;
+    ObjectRef(const ObjectRef &other) noexcept;
+    ObjectRef(ObjectRef &&other) noexcept : ref_(other.ref_) { other.ref_ = nullptr; }
+    ObjectRef &operator=(const ObjectRef &other) noexcept;
+    ObjectRef &operator=(ObjectRef &&other) noexcept;
+    ~ObjectRef();
+
+    // Internal (object_ref.cpp): the count and the object, one allocation; it is its own
+    // release record.
+    struct Owner : release_pool::Deferred {
+        std::atomic<std::uint32_t> refs{1};
+        _object *obj = nullptr;
     };
-    std::shared_ptr<Owner> ref_;
+
+private:
+    Owner *ref_ = nullptr;
 };
 
 }  // namespace pyb

@@ -125,11 +125,10 @@ void defer(Deferred *d) noexcept {
     do {
         d->next = head;
     } while (!p.deferred.compare_exchange_weak(head, d, std::memory_order_seq_cst, std::memory_order_relaxed));
-    // Only a push onto an empty stack marks the pool dirty and wakes the loop: a later push
-    // lands in the same stack before the drain takes it (a drain that took the stack first
-    // would have left it empty).
+    // A non-empty stack is itself the "pending" signal (the seq_cst push pairs with the
+    // loop's sleep check): no flag to write, one cache line per release. Only a push onto an
+    // empty stack wakes the loop; a later one lands in the same stack before it is taken.
     if (!head) {
-        p.dirty.store(true, std::memory_order_seq_cst);  // pairs with the loop's sleep check
         if (void (*wake)(void *) = p.wake.load(std::memory_order_acquire)) wake(p.wake_ctx);
     }
     // Stopped: close() took the stack after setting Closed, or this sees Closed and takes it.
@@ -167,31 +166,40 @@ void open(void (*wake)(void *), void *ctx) noexcept {
 
 void set_holds_gil(bool holds) noexcept { t_holds_gil = holds; }
 
-bool pending() noexcept { return pool().dirty.load(std::memory_order_seq_cst); }
+bool pending() noexcept {
+    const Pool &p = pool();
+    return p.dirty.load(std::memory_order_seq_cst) || p.deferred.load(std::memory_order_seq_cst) != nullptr;
+}
 
 void drain(Python) noexcept {
     Pool &p = pool();
     // A release may queue more (a __del__ dropping a handle on another thread): loop.
-    while (p.dirty.load(std::memory_order_acquire)) {
+    while (pending()) {
         // The queue and the spare buffer trade places: both keep their capacity, so a
         // steady stream of releases allocates nothing. (A drain nested in a release,
-        // were there one, would find no spare and allocate: still correct.)
+        // were there one, would find no spare and allocate: still correct.) The mutex is
+        // taken only when release() queued something.
         std::vector<Release> batch;
-        batch.swap(p.spare);
-        bool notify;
-        {
-            std::lock_guard<std::mutex> lock(p.mutex);
-            batch.swap(p.queue);
-            p.dirty.store(false, std::memory_order_seq_cst);  // before taking the stack: see defer()
-            p.overflowing = false;
-            notify = p.waiting > 0;
+        const bool queued = p.dirty.load(std::memory_order_acquire);
+        if (queued) {
+            batch.swap(p.spare);
+            bool notify;
+            {
+                std::lock_guard<std::mutex> lock(p.mutex);
+                batch.swap(p.queue);
+                p.dirty.store(false, std::memory_order_relaxed);
+                p.overflowing = false;
+                notify = p.waiting > 0;
+            }
+            if (notify) p.drained.notify_all();
         }
-        if (notify) p.drained.notify_all();
         Deferred *deferred = p.deferred.exchange(nullptr, std::memory_order_seq_cst);
         for (const Release &r : batch) r.fn(r.arg);
         run_deferred(deferred, true);
-        batch.clear();
-        if (batch.capacity() <= 4096) batch.swap(p.spare);  // a burst's huge buffer is let go
+        if (queued) {
+            batch.clear();
+            if (batch.capacity() <= 4096) batch.swap(p.spare);  // a burst's huge buffer is let go
+        }
     }
 }
 

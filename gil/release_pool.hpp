@@ -7,9 +7,12 @@
 // the release at once. After the interpreter stopped, releases are dropped: the Python
 // memory they would free is gone with the interpreter or lives until process exit,
 // which is harmless; running them would not be.
-// (Modelled on PyO3's reference pool: a mutex-guarded vector plus an atomic "dirty" flag
-// read with one relaxed load on the fast path; the drainer swaps the vector out and
-// unlocks before running anything.)
+// Two ways in. release(): PyO3's reference pool — a mutex-guarded vector plus an atomic
+// "dirty" flag read with one load on the fast path; the drainer swaps the vector out and
+// unlocks before running anything. defer(): for objects that carry their own record
+// (ObjectRef's and Tensor's shared blocks) — a lock-free stack of the objects themselves,
+// so a host thread's drop writes one cache line and allocates nothing, and the object is
+// freed on the interpreter thread that allocated it.
 #pragma once
 
 #include <cstddef>

@@ -14,21 +14,21 @@
 using namespace std::chrono_literals;
 using gil_test::interp;
 
+// release_pool::decref (references a host handle does not own a record for: a tensor's
+// cached view, a host function's objects) goes through the bounded queue.
 TEST(Release, QueueStaysBoundedWhileTheInterpreterIsBusy) {
     const size_t n = pyb::release_pool::kMaxQueued + pyb::release_pool::kMaxQueued / 2;
     gil_test::exec("import sys\n_sentinel = object()\n");
     const long before = gil_test::eval_long("sys.getrefcount(_sentinel)");
-    auto refs = interp().call([n](pyb::Python py) {
+    void *sentinel = interp().call([n](pyb::Python) -> void * {
         PyObject *main = PyImport_AddModule("__main__");
-        PyObject *sentinel = PyDict_GetItemString(PyModule_GetDict(main), "_sentinel");
-        std::vector<pyb::ObjectRef> out;
-        out.reserve(n);
-        for (size_t i = 0; i < n; ++i) out.push_back(pyb::ObjectRef::borrow(py, sentinel));
-        return out;
+        PyObject *s = PyDict_GetItemString(PyModule_GetDict(main), "_sentinel");
+        for (size_t i = 0; i < n; ++i) Py_INCREF(s);
+        return s;
     });
     EXPECT_EQ(gil_test::eval_long("sys.getrefcount(_sentinel)"), before + static_cast<long>(n));
 
-    // The interpreter is busy for 300 ms while a host thread drops every handle.
+    // The interpreter is busy for 300 ms while a host thread releases every reference.
     std::atomic<bool> busy{true};
     auto hold = interp().submit([&](pyb::Python) {
         std::this_thread::sleep_for(300ms);
@@ -37,8 +37,7 @@ TEST(Release, QueueStaysBoundedWhileTheInterpreterIsBusy) {
     std::atomic<bool> dropped_while_busy{false}, started_while_busy{false};
     std::thread dropper([&] {
         started_while_busy.store(busy.load());
-        std::vector<pyb::ObjectRef> mine = std::move(refs);
-        mine.clear();
+        for (size_t i = 0; i < n; ++i) pyb::release_pool::decref(sentinel);
         dropped_while_busy.store(busy.load());
     });
     gil_test::expect_ready_within(hold, 30s, "busy call");
@@ -51,19 +50,41 @@ TEST(Release, QueueStaysBoundedWhileTheInterpreterIsBusy) {
 }
 
 TEST(Release, InterpreterWaitingForADroppingThreadDoesNotDeadlock) {
-    // A call on the interpreter thread waits for a host thread that drops more handles
-    // than the cap: nothing can drain meanwhile, so the dropper must not wait for ever.
+    // A call on the interpreter thread waits for a host thread that releases more
+    // references than the cap: nothing can drain meanwhile, so it must not wait for ever.
     const size_t n = pyb::release_pool::kMaxQueued + 1000;
-    auto done = interp().submit([n](pyb::Python py) {
-        std::vector<pyb::ObjectRef> refs;
-        refs.reserve(n);
-        for (size_t i = 0; i < n; ++i) refs.push_back(pyb::ObjectRef::borrow(py, Py_None));
-        std::thread dropper([r = std::move(refs)]() mutable { r.clear(); });
+    auto done = interp().submit([n](pyb::Python) {
+        for (size_t i = 0; i < n; ++i) Py_INCREF(Py_None);
+        std::thread dropper([n] {
+            for (size_t i = 0; i < n; ++i) pyb::release_pool::decref(Py_None);
+        });
         dropper.join();  // the interpreter thread waits for the dropper
         return true;
     });
     gil_test::expect_ready_within(done, 30s, "interpreter waiting on a thread over the release cap");
     EXPECT_TRUE(done.get());
+}
+
+// ObjectRef handles carry their own release record: dropped on a host thread, each
+// releases its reference exactly once, on the interpreter thread, with no cap to wait on.
+TEST(Release, ObjectRefsDroppedOnHostThreadsReleaseEachReferenceOnce) {
+    constexpr size_t kRefs = 200000;
+    gil_test::exec("import sys\n_held = object()\n");
+    const long before = gil_test::eval_long("sys.getrefcount(_held)");
+    auto refs = interp().call([](pyb::Python py) {
+        PyObject *main = PyImport_AddModule("__main__");
+        PyObject *held = PyDict_GetItemString(PyModule_GetDict(main), "_held");
+        std::vector<pyb::ObjectRef> out;
+        for (size_t i = 0; i < kRefs; ++i) out.push_back(pyb::ObjectRef::borrow(py, held));
+        return out;
+    });
+    std::vector<pyb::ObjectRef> copies = refs;  // copies share a reference: no new ones
+    EXPECT_EQ(gil_test::eval_long("sys.getrefcount(_held)"), before + static_cast<long>(kRefs));
+    std::thread a([r = std::move(refs)]() mutable { r.clear(); });
+    std::thread b([c = std::move(copies)]() mutable { c.clear(); });
+    a.join();
+    b.join();
+    EXPECT_EQ(gil_test::eval_long("sys.getrefcount(_held)"), before);
 }
 
 namespace {
