@@ -2,6 +2,7 @@
 
 #include <Python.h>
 
+#include "../gil/call_slot.hpp"
 #include "../gil/python_error.hpp"
 #include "../marshal/convert.hpp"
 #include "../marshal/py_ref.hpp"
@@ -68,23 +69,33 @@ ObjectRef Op::call_ref(std::initializer_list<Value> args, const Kwargs &kwargs) 
     return call_kept(args.begin(), args.size(), kwargs);
 }
 
+// The lambdas below capture by value (36 bytes, trivially copyable): they travel in the
+// calling thread's slot line itself, so the interpreter thread reads no host stack line
+// but the arguments' (and none for kwargs when there are none).
+const Kwargs kNoKwargs;
+
 Value Op::call(const Value *argv, size_t n, const Kwargs &kwargs) const {
     const detail::ArgSpan args(argv, n);
     const GradMode mode = t_grad_mode;  // the calling host thread's scope
-    return bridge_->interpreter().call([&](Python py) {
-        PyRef result(py, call_new(py, fn_, args, kwargs, mode));
+    const Kwargs *kw = kwargs.empty() ? &kNoKwargs : &kwargs;
+    const auto run = [this, args, kw, mode](Python py) {
+        PyRef result(py, call_new(py, fn_, args, *kw, mode));
         // torch returns tuples of tensors as named tuples (torch.return_types.*): a Tuple.
         if (PyTuple_Check(result.p) && !PyTuple_CheckExact(result.p)) result.reset(PySequence_Tuple(result.p));
         if (!result.p) throw_python_error(py);
         return from_python(py, result.p);
-    });
+    };
+    static_assert(detail::kTravelsInSlot<decltype(run)>);
+    return bridge_->interpreter().call(run);
 }
 
 ObjectRef Op::call_kept(const Value *argv, size_t n, const Kwargs &kwargs) const {
     const detail::ArgSpan args(argv, n);
     const GradMode mode = t_grad_mode;
-    return bridge_->interpreter().call(
-        [&](Python py) { return ObjectRef::steal(py, call_new(py, fn_, args, kwargs, mode)); });
+    const Kwargs *kw = kwargs.empty() ? &kNoKwargs : &kwargs;
+    const auto run = [this, args, kw, mode](Python py) { return ObjectRef::steal(py, call_new(py, fn_, args, *kw, mode)); };
+    static_assert(detail::kTravelsInSlot<decltype(run)>);
+    return bridge_->interpreter().call(run);
 }
 
 Op define_op(Bridge &bridge, std::string_view qualname, std::string_view source, DefineOpOptions options) {

@@ -24,7 +24,8 @@ struct Pool {
     size_t peak = 0;                  // guarded by mutex
     size_t waiting = 0;               // guarded by mutex: releasers waiting on `drained`
     bool overflowing = false;         // guarded by mutex: a wait timed out; no more until a drain
-    std::atomic<bool> dirty{false};
+    std::atomic<bool> dirty{false};             // release() queued something
+    std::atomic<bool> deferred_pending{false};  // defer() pushed onto an empty stack
     std::atomic<State> state{State::NotStarted};
     // defer()'s lock-free stack (newest first), on its own line: host threads push to it.
     alignas(64) std::atomic<Deferred *> deferred{nullptr};
@@ -125,10 +126,12 @@ void defer(Deferred *d) noexcept {
     do {
         d->next = head;
     } while (!p.deferred.compare_exchange_weak(head, d, std::memory_order_seq_cst, std::memory_order_relaxed));
-    // A non-empty stack is itself the "pending" signal (the seq_cst push pairs with the
-    // loop's sleep check): no flag to write, one cache line per release. Only a push onto an
-    // empty stack wakes the loop; a later one lands in the same stack before it is taken.
+    // Only a push onto an empty stack raises the flag the loop polls and wakes the loop: a
+    // later push lands in the same stack before it is taken (a drain that took the stack
+    // first left it empty). The loop polls the flag, not the stack: a poller hammering the
+    // line this compare-exchange needs measured slower (bench/op).
     if (!head) {
+        p.deferred_pending.store(true, std::memory_order_seq_cst);  // pairs with the loop's sleep check
         if (void (*wake)(void *) = p.wake.load(std::memory_order_acquire)) wake(p.wake_ctx);
     }
     // Stopped: close() took the stack after setting Closed, or this sees Closed and takes it.
@@ -168,7 +171,7 @@ void set_holds_gil(bool holds) noexcept { t_holds_gil = holds; }
 
 bool pending() noexcept {
     const Pool &p = pool();
-    return p.dirty.load(std::memory_order_seq_cst) || p.deferred.load(std::memory_order_seq_cst) != nullptr;
+    return p.dirty.load(std::memory_order_seq_cst) || p.deferred_pending.load(std::memory_order_seq_cst);
 }
 
 void drain(Python) noexcept {
@@ -193,7 +196,12 @@ void drain(Python) noexcept {
             }
             if (notify) p.drained.notify_all();
         }
-        Deferred *deferred = p.deferred.exchange(nullptr, std::memory_order_seq_cst);
+        Deferred *deferred = nullptr;
+        if (p.deferred_pending.load(std::memory_order_relaxed)) {
+            // Lowered before the stack is taken: a push the exchange misses raises it again.
+            p.deferred_pending.store(false, std::memory_order_seq_cst);
+            deferred = p.deferred.exchange(nullptr, std::memory_order_seq_cst);
+        }
         for (const Release &r : batch) r.fn(r.arg);
         run_deferred(deferred, true);
         if (queued) {
