@@ -52,4 +52,9 @@ CallSlot *this_thread_call_slot() noexcept {
     return nullptr;
 }
 
+int this_thread_slot_index() noexcept {
+    const CallSlot *slot = t_claim.slot;
+    return slot ? static_cast<int>(slot - g_slots) : -1;
+}
+
 }  // namespace pyb::detail

@@ -131,5 +131,7 @@ int call_slots_in_use() noexcept;
 // This thread's slot, claimed on first use and given back when the thread exits; null if
 // all are taken (the caller then uses the queue). Host threads.
 CallSlot *this_thread_call_slot() noexcept;
+// The calling thread's slot if it has claimed one (never claims): its index, else -1.
+int this_thread_slot_index() noexcept;
 
 }  // namespace pyb::detail

@@ -1,5 +1,7 @@
 #include "release_pool_control.hpp"
 
+#include "call_slot.hpp"
+
 #include <Python.h>
 
 #include <algorithm>
@@ -42,6 +44,58 @@ Pool &pool() {
 }
 
 thread_local bool t_holds_gil = false;
+
+// A host thread that owns a call slot defers through a ring of its own: the push is two
+// plain stores to lines it owns (no read-modify-write on a line the interpreter thread
+// polls), and the interpreter thread reads the ring when it polls for work. One producer
+// (the slot's owner; a slot changes owner only through the claim's synchronization), one
+// consumer (the interpreter thread). Full: the shared stack takes the release.
+struct alignas(64) ReleaseRing {
+    static constexpr std::uint32_t kSize = 64;
+    std::atomic<std::uint32_t> tail{0};  // written by the owner
+    alignas(64) std::atomic<std::uint32_t> head{0};  // written by the interpreter thread
+    alignas(64) std::atomic<Deferred *> entries[kSize] = {};
+};
+ReleaseRing g_rings[detail::kCallSlots];
+thread_local std::uint32_t t_ring_head_seen = 0;  // the owner's last read of its ring's head
+
+bool ring_pending(const ReleaseRing &r) noexcept {
+    return r.tail.load(std::memory_order_seq_cst) != r.head.load(std::memory_order_relaxed);
+}
+
+bool rings_pending() noexcept {
+    for (int i = 0, n = detail::call_slots_in_use(); i < n; ++i) {
+        if (ring_pending(g_rings[i])) return true;
+    }
+    return false;
+}
+
+// Interpreter thread: runs what the rings hold, oldest first.
+void drain_rings(bool python_alive) noexcept {
+    for (int i = 0, n = detail::call_slots_in_use(); i < n; ++i) {
+        ReleaseRing &r = g_rings[i];
+        std::uint32_t h = r.head.load(std::memory_order_relaxed);
+        const std::uint32_t t = r.tail.load(std::memory_order_acquire);
+        if (h == t) continue;
+        for (; h != t; ++h) {
+            Deferred *d = r.entries[h % ReleaseRing::kSize].load(std::memory_order_relaxed);
+            d->run(d, python_alive);
+        }
+        r.head.store(h, std::memory_order_release);
+    }
+}
+
+// Owner: false if the ring is full (the caller takes the shared stack).
+bool push_ring(ReleaseRing &r, Deferred *d) noexcept {
+    const std::uint32_t t = r.tail.load(std::memory_order_relaxed);
+    if (t - t_ring_head_seen >= ReleaseRing::kSize) {
+        t_ring_head_seen = r.head.load(std::memory_order_acquire);
+        if (t - t_ring_head_seen >= ReleaseRing::kSize) return false;
+    }
+    r.entries[t % ReleaseRing::kSize].store(d, std::memory_order_relaxed);
+    r.tail.store(t + 1, std::memory_order_seq_cst);  // publishes the entry; pairs with the loop's sleep check
+    return true;
+}
 
 }  // namespace
 
@@ -122,6 +176,11 @@ void defer(Deferred *d) noexcept {
         return;
     }
     Pool &p = pool();
+    if (const int slot = detail::this_thread_slot_index();
+        slot >= 0 && p.state.load(std::memory_order_acquire) == State::Open && push_ring(g_rings[slot], d)) {
+        if (void (*wake)(void *) = p.wake.load(std::memory_order_acquire)) wake(p.wake_ctx);
+        return;  // (one racing stop() may strand it: its host memory is then not freed)
+    }
     Deferred *head = p.deferred.load(std::memory_order_relaxed);
     do {
         d->next = head;
@@ -171,7 +230,8 @@ void set_holds_gil(bool holds) noexcept { t_holds_gil = holds; }
 
 bool pending() noexcept {
     const Pool &p = pool();
-    return p.dirty.load(std::memory_order_seq_cst) || p.deferred_pending.load(std::memory_order_seq_cst);
+    return p.dirty.load(std::memory_order_seq_cst) || p.deferred_pending.load(std::memory_order_seq_cst) ||
+           rings_pending();
 }
 
 void drain(Python) noexcept {
@@ -204,6 +264,7 @@ void drain(Python) noexcept {
         }
         for (const Release &r : batch) r.fn(r.arg);
         run_deferred(deferred, true);
+        drain_rings(true);
         if (queued) {
             batch.clear();
             if (batch.capacity() <= 4096) batch.swap(p.spare);  // a burst's huge buffer is let go
@@ -229,6 +290,7 @@ void close(Python py) noexcept {
     p.wake.store(nullptr, std::memory_order_relaxed);
     p.drained.notify_all();
     run_deferred(p.deferred.exchange(nullptr, std::memory_order_seq_cst), false);
+    drain_rings(false);  // pushed between the drain above and Closed
 }
 
 size_t peak_queued() noexcept {

@@ -153,3 +153,34 @@ TEST(Release, DeferredOnTheInterpreterThreadRunsAtOnce) {
     EXPECT_EQ(runs_inside, 1);
     EXPECT_TRUE(node.alive);
 }
+
+// A host thread that owns a call slot defers through its own ring: each release runs once,
+// with the GIL, before that thread's next call; past the ring's size, through the shared
+// stack.
+TEST(Release, DeferredFromThreadsWithACallSlotRunBeforeTheirNextCall) {
+    constexpr int kThreads = 4, kPerThread = 5000;
+    std::vector<std::thread> threads;
+    std::atomic<int> stale{0};
+    std::vector<std::unique_ptr<Recorded>> burst;
+    for (int i = 0; i < kThreads * kPerThread; ++i) burst.push_back(std::make_unique<Recorded>());
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            interp().call([](pyb::Python) { return 0; });  // claims this thread's slot
+            for (int i = 0; i < kPerThread; ++i) {
+                Recorded node;
+                pyb::release_pool::defer(&node);
+                if (interp().call([&](pyb::Python) { return node.runs.load(); }) != 1) stale.fetch_add(1);
+            }
+            // A burst, more than the ring holds.
+            for (int i = 0; i < kPerThread; ++i) pyb::release_pool::defer(burst[static_cast<size_t>(t * kPerThread + i)].get());
+        });
+    }
+    for (auto &t : threads) t.join();
+    interp().call([](pyb::Python) { return 0; });
+    EXPECT_EQ(stale.load(), 0) << "a release had not run before the releasing thread's next call";
+    for (const auto &n : burst) {
+        ASSERT_EQ(n->runs.load(), 1);
+        EXPECT_TRUE(n->alive);
+        EXPECT_TRUE(n->had_gil);
+    }
+}
