@@ -69,15 +69,21 @@ ObjectRef Op::call_ref(std::initializer_list<Value> args, const Kwargs &kwargs) 
     return call_kept(args.begin(), args.size(), kwargs);
 }
 
+namespace {
 // The lambdas below capture by value (36 bytes, trivially copyable): they travel in the
 // calling thread's slot line itself, so the interpreter thread reads no host stack line
-// but the arguments' (and none for kwargs when there are none).
-const Kwargs kNoKwargs;
+// but the arguments' (and none for kwargs when there are none). A function-local static:
+// usable from other files' static constructors and destructors.
+const Kwargs *no_kwargs() {
+    static const Kwargs none;
+    return &none;
+}
+}  // namespace
 
 Value Op::call(const Value *argv, size_t n, const Kwargs &kwargs) const {
     const detail::ArgSpan args(argv, n);
     const GradMode mode = t_grad_mode;  // the calling host thread's scope
-    const Kwargs *kw = kwargs.empty() ? &kNoKwargs : &kwargs;
+    const Kwargs *kw = kwargs.empty() ? no_kwargs() : &kwargs;
     const auto run = [this, args, kw, mode](Python py) {
         PyRef result(py, call_new(py, fn_, args, *kw, mode));
         // torch returns tuples of tensors as named tuples (torch.return_types.*): a Tuple.
@@ -92,7 +98,7 @@ Value Op::call(const Value *argv, size_t n, const Kwargs &kwargs) const {
 ObjectRef Op::call_kept(const Value *argv, size_t n, const Kwargs &kwargs) const {
     const detail::ArgSpan args(argv, n);
     const GradMode mode = t_grad_mode;
-    const Kwargs *kw = kwargs.empty() ? &kNoKwargs : &kwargs;
+    const Kwargs *kw = kwargs.empty() ? no_kwargs() : &kwargs;
     const auto run = [this, args, kw, mode](Python py) { return ObjectRef::steal(py, call_new(py, fn_, args, *kw, mode)); };
     static_assert(detail::kTravelsInSlot<decltype(run)>);
     return bridge_->interpreter().call(run);

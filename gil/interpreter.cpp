@@ -522,6 +522,8 @@ bool run_round(InterpreterState &state, Python py, BetweenCalls &between) {
     // The newest call now, or the stub when pop() had just put it back behind the last call
     // (a call pushed then sits before the stub: popped until the stub is reached).
     const detail::QueueLink *newest = state.queue.newest();
+    // A call runs after every release made before it was queued (or its slot read).
+    release_pool::control::drain_before_calls(py);
     if (!state.queue.empty()) {
         while (CallNode *call = state.queue.pop()) {
             // Compared before the call may be freed.
@@ -533,8 +535,8 @@ bool run_round(InterpreterState &state, Python py, BetweenCalls &between) {
         }
     }
     if (n_waiting == 0) return ran;
-    // Releases queued meanwhile go first, as at the top of the loop.
-    if (release_pool::control::pending()) release_pool::control::drain(py);
+    // Releases queued while the queued calls ran go first, as above.
+    release_pool::control::drain_before_calls(py);
     for (int k = 0; k < n_waiting && !stopping(state); ++k) {
         const int i = waiting[k];
         CallSlot &slot = detail::call_slots()[i];

@@ -53,11 +53,13 @@ thread_local bool t_holds_gil = false;
 struct alignas(64) ReleaseRing {
     static constexpr std::uint32_t kSize = 64;
     std::atomic<std::uint32_t> tail{0};  // written by the owner
+    // The owner's last read of `head` (owner only; passes to the next owner with the slot,
+    // so it is never older than the ring's wrap-around).
+    std::uint32_t head_seen = 0;
     alignas(64) std::atomic<std::uint32_t> head{0};  // written by the interpreter thread
     alignas(64) std::atomic<Deferred *> entries[kSize] = {};
 };
 ReleaseRing g_rings[detail::kCallSlots];
-thread_local std::uint32_t t_ring_head_seen = 0;  // the owner's last read of its ring's head
 
 bool ring_pending(const ReleaseRing &r) noexcept {
     return r.tail.load(std::memory_order_seq_cst) != r.head.load(std::memory_order_relaxed);
@@ -88,9 +90,9 @@ void drain_rings(bool python_alive) noexcept {
 // Owner: false if the ring is full (the caller takes the shared stack).
 bool push_ring(ReleaseRing &r, Deferred *d) noexcept {
     const std::uint32_t t = r.tail.load(std::memory_order_relaxed);
-    if (t - t_ring_head_seen >= ReleaseRing::kSize) {
-        t_ring_head_seen = r.head.load(std::memory_order_acquire);
-        if (t - t_ring_head_seen >= ReleaseRing::kSize) return false;
+    if (t - r.head_seen >= ReleaseRing::kSize) {
+        r.head_seen = r.head.load(std::memory_order_acquire);
+        if (t - r.head_seen >= ReleaseRing::kSize) return false;
     }
     r.entries[t % ReleaseRing::kSize].store(d, std::memory_order_relaxed);
     r.tail.store(t + 1, std::memory_order_seq_cst);  // publishes the entry; pairs with the loop's sleep check
@@ -234,10 +236,17 @@ bool pending() noexcept {
            rings_pending();
 }
 
+void drain_before_calls(Python py) noexcept {
+    // pending() polls flags only (cheap enough for the loop's spin); before calls run, the
+    // stack's head is read too, so a push whose flag is not raised yet is not overtaken.
+    if (pending() || pool().deferred.load(std::memory_order_seq_cst) != nullptr) drain(py);
+}
+
 void drain(Python) noexcept {
     Pool &p = pool();
-    // A release may queue more (a __del__ dropping a handle on another thread): loop.
-    while (pending()) {
+    // A release may queue more (a __del__ dropping a handle on another thread): loop. Once
+    // at least: drain_before_calls may call it for a push whose flag is not raised yet.
+    do {
         // The queue and the spare buffer trade places: both keep their capacity, so a
         // steady stream of releases allocates nothing. (A drain nested in a release,
         // were there one, would find no spare and allocate: still correct.) The mutex is
@@ -256,20 +265,25 @@ void drain(Python) noexcept {
             }
             if (notify) p.drained.notify_all();
         }
+        // The rings before the stack: a thread's releases overflow from its ring to the
+        // stack, never back, so its own order holds.
+        drain_rings(true);
         Deferred *deferred = nullptr;
-        if (p.deferred_pending.load(std::memory_order_relaxed)) {
+        if (p.deferred_pending.load(std::memory_order_relaxed) ||
+            p.deferred.load(std::memory_order_seq_cst) != nullptr) {
             // Lowered before the stack is taken: a push the exchange misses raises it again.
+            // (The head is read too: a push onto a stack whose first pusher has not raised
+            // the flag yet must still be seen here; see drain_before_calls.)
             p.deferred_pending.store(false, std::memory_order_seq_cst);
             deferred = p.deferred.exchange(nullptr, std::memory_order_seq_cst);
         }
         for (const Release &r : batch) r.fn(r.arg);
         run_deferred(deferred, true);
-        drain_rings(true);
         if (queued) {
             batch.clear();
             if (batch.capacity() <= 4096) batch.swap(p.spare);  // a burst's huge buffer is let go
         }
-    }
+    } while (pending());
 }
 
 void close(Python py) noexcept {
@@ -283,14 +297,19 @@ void close(Python py) noexcept {
         if (hook) hook();
     }
     drain(py);
-    std::lock_guard<std::mutex> lock(p.mutex);
-    p.state.store(State::Closed, std::memory_order_seq_cst);
-    p.queue.clear();  // raced in after the drain: dropped like any later release
-    p.dirty.store(false, std::memory_order_relaxed);
-    p.wake.store(nullptr, std::memory_order_relaxed);
-    p.drained.notify_all();
-    run_deferred(p.deferred.exchange(nullptr, std::memory_order_seq_cst), false);
-    drain_rings(false);  // pushed between the drain above and Closed
+    {
+        std::lock_guard<std::mutex> lock(p.mutex);
+        p.state.store(State::Closed, std::memory_order_seq_cst);
+        p.queue.clear();  // raced in after the drain: dropped like any later release
+        p.dirty.store(false, std::memory_order_relaxed);
+        p.wake.store(nullptr, std::memory_order_relaxed);
+        p.drained.notify_all();
+    }
+    // Records pushed between the drain above and Closed still run with Python (the GIL is
+    // held here), outside the mutex: a release may queue more, which is then dropped. A
+    // ring push racing with this line may be stranded (its host memory is not freed).
+    drain_rings(true);
+    run_deferred(p.deferred.exchange(nullptr, std::memory_order_seq_cst), true);
 }
 
 size_t peak_queued() noexcept {

@@ -14,11 +14,17 @@ void open(void (*wake)(void *ctx), void *ctx) noexcept;
 // Marks the calling thread as the interpreter thread holding (or not holding) the GIL.
 void set_holds_gil(bool holds) noexcept;
 
-// True if releases are queued. One atomic load (a plain load on x86).
+// True if releases are queued, as the pending flags say (one load each, and one per ring:
+// cheap enough to poll while spinning). See drain_before_calls.
 bool pending() noexcept;
 
 // Runs every queued release. Interpreter thread, GIL held.
 void drain(Python) noexcept;
+
+// drain() if anything is queued, including a push onto defer()'s stack whose pending flag
+// is not raised yet (pending() polls flags only). The loop calls it before it runs calls,
+// so a call runs after every release its thread (or anything before it) made.
+void drain_before_calls(Python) noexcept;
 
 // The longest the queue has been, for tests.
 size_t peak_queued() noexcept;

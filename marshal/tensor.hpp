@@ -36,7 +36,8 @@ ReadOnlyPolicy read_only_policy() noexcept;
 
 // A read-only view of a tensor's extents or strides: ndim int64 values the tensor owns
 // (c10::IntArrayRef's role). Valid while a handle to the tensor lives; copy it into a
-// std::vector (implicit conversion) to keep it longer. Compares equal to a std::vector
+// std::vector (implicit conversion, or vec()) to keep it longer: `auto s = t.shape();` is a
+// view, `std::vector<std::int64_t> s = t.shape();` a copy. Compares equal to a std::vector
 // with the same values.
 class IntArrayRef {
 public:

@@ -184,3 +184,44 @@ TEST(Release, DeferredFromThreadsWithACallSlotRunBeforeTheirNextCall) {
         EXPECT_TRUE(n->had_gil);
     }
 }
+
+// A thread's releases keep their order when its ring overflows to the shared stack.
+TEST(Release, AThreadsReleasesKeepTheirOrderPastItsRing) {
+    constexpr int kNodes = 200;  // more than a ring holds
+    std::vector<std::unique_ptr<Recorded>> nodes;
+    std::vector<std::pair<int, int>> order;
+    for (int i = 0; i < kNodes; ++i) {
+        nodes.push_back(std::make_unique<Recorded>());
+        nodes.back()->seq = i;
+        nodes.back()->order = &order;
+    }
+    std::thread releaser([&] {
+        interp().call([](pyb::Python) { return 0; });  // claims this thread's slot
+        std::atomic<bool> started{false};
+        auto hold = interp().submit([&](pyb::Python) {
+            started.store(true);
+            std::this_thread::sleep_for(50ms);
+        });
+        while (!started.load()) std::this_thread::yield();
+        for (auto &n : nodes) pyb::release_pool::defer(n.get());
+        hold.get();
+        interp().call([](pyb::Python) { return 0; });
+    });
+    releaser.join();
+    ASSERT_EQ(order.size(), static_cast<size_t>(kNodes));
+    for (int i = 0; i < kNodes; ++i) EXPECT_EQ(order[static_cast<size_t>(i)].second, i);
+}
+
+// Queued calls (submit) run after the releases their thread made before queueing them.
+TEST(Release, QueuedCallsRunAfterTheReleasesMadeBeforeThem) {
+    std::atomic<int> stale{0};
+    std::thread t([&] {  // no call slot: its releases take the shared stack
+        for (int i = 0; i < 3000; ++i) {
+            Recorded node;
+            pyb::release_pool::defer(&node);
+            if (interp().submit([&](pyb::Python) { return node.runs.load(); }).get() != 1) stale.fetch_add(1);
+        }
+    });
+    t.join();
+    EXPECT_EQ(stale.load(), 0);
+}
