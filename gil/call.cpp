@@ -4,6 +4,7 @@
 #include <chrono>
 #include <thread>
 
+#include "config.hpp"
 #include "errors.hpp"
 #include "futex.hpp"
 #include "interpreter.hpp"
@@ -43,10 +44,19 @@ thread_local std::int64_t t_spin_ns = 20'000;
 // Spins on `state` until final or the per-thread budget runs out. Past the spinner limit
 // it returns at once: on a small machine extra spinners (or yielders) only take CPU from
 // the interpreter thread, which measured slower than sleeping on the futex.
+std::atomic<HostWait> g_host_wait{HostWait::Auto};
+
 bool spin_until_final(const std::atomic<std::uint32_t> &state) {
+    const HostWait policy = g_host_wait.load(std::memory_order_relaxed);
+    if (policy == HostWait::Block) return false;
     if (g_spinners.fetch_add(1, std::memory_order_relaxed) >= kMaxSpinners) {
         g_spinners.fetch_sub(1, std::memory_order_relaxed);
         return false;
+    }
+    if (policy == HostWait::Spin) {
+        while (!is_final(state.load(std::memory_order_acquire))) futex::cpu_relax();
+        g_spinners.fetch_sub(1, std::memory_order_relaxed);
+        return true;
     }
     const auto until = Clock::now() + std::chrono::nanoseconds(t_spin_ns);
     bool done = false;
@@ -174,6 +184,9 @@ void wait_final(const std::atomic<std::uint32_t> &state) {
 }
 
 void CallNode::wait() const { wait_final(state); }
+
+void set_host_wait(HostWait policy) noexcept { g_host_wait.store(policy, std::memory_order_relaxed); }
+HostWait host_wait() noexcept { return g_host_wait.load(std::memory_order_relaxed); }
 
 bool CallNode::wait_for(std::int64_t timeout_ns) const {
     auto &st = const_cast<std::atomic<std::uint32_t> &>(state);

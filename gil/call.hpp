@@ -18,6 +18,10 @@
 
 #include "python_token.hpp"
 
+namespace pyb {
+enum class HostWait;  // config.hpp
+}
+
 namespace pyb::detail {
 
 // A queue link; CallNode derives from it, and the queue has one stub link of its own.
@@ -45,6 +49,10 @@ bool finish_state(std::atomic<std::uint32_t> &state, CallState final_state) noex
 // Waits until `state` is final: host threads spin briefly, then sleep on the futex. Throws
 // WouldDeadlock on the interpreter thread (the call could only run after us).
 void wait_final(const std::atomic<std::uint32_t> &state);
+
+// InterpreterConfig::host_wait for every host thread of the process (set at start). Any thread.
+void set_host_wait(HostWait policy) noexcept;
+HostWait host_wait() noexcept;
 
 // Call nodes come from a per-thread cache of 64-byte-aligned blocks (call.cpp): no
 // malloc on the hot path, and the cache line layout below holds.

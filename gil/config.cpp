@@ -66,6 +66,13 @@ InterpreterConfig config_from_environment(InterpreterConfig c) {
         else if (s == "never") c.finalize = Finalize::Never;
         else refuse("PYBRIDGE_FINALIZE", s, "auto, always or never");
     }
+    if (const char *v = env("PYBRIDGE_HOST_WAIT")) {
+        const std::string s = v;
+        if (s == "auto") c.host_wait = HostWait::Auto;
+        else if (s == "spin") c.host_wait = HostWait::Spin;
+        else if (s == "block") c.host_wait = HostWait::Block;
+        else refuse("PYBRIDGE_HOST_WAIT", s, "auto, spin or block");
+    }
     return c;
 }
 

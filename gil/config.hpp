@@ -12,6 +12,9 @@
 namespace pyb {
 
 // What happens to CPython when the interpreter stops.
+// InterpreterConfig::host_wait.
+enum class HostWait { Auto, Spin, Block };
+
 enum class Finalize {
     // Py_FinalizeEx() unless `torch` was imported. Finalizing with torch loaded crashes in
     // some torch releases (its static state outlives the interpreter), so then pybridge
@@ -84,6 +87,20 @@ struct InterpreterConfig {
 
     Finalize finalize = Finalize::Auto;
 
+    // How a host thread waits for a call it handed over (Interpreter::call(), Future::get()
+    // and wait(); not the timed waits), after CUDA's device schedule flags:
+    //   Auto  (the default): spin a few microseconds, adapting to how soon results come,
+    //         then sleep on a futex;
+    //   Spin: never sleep — for hosts with a core to spare. A long call's result then reaches
+    //         the host in about one cache-line transfer instead of a thread wake-up (measured
+    //         here on a 2-vCPU VM: 2 us instead of 26-34 us after a 0.6 ms attention call), but
+    //         the waiting thread burns its core: calls whose own worker threads (torch's
+    //         OpenMP pool) want every core get slower;
+    //   Block: sleep at once — for hosts with more busy threads than cores.
+    // At most one host thread per core spins at a time (Auto and Spin); the others sleep.
+    // Process-wide, set when the interpreter starts.
+    HostWait host_wait = HostWait::Auto;
+
     // Python's output (py/pybridge/output.py). With route_python_output (the default),
     // sys.stdout and sys.stderr are replaced at start by streams that write into the C
     // runtime's `stdout` / `stderr` (fwrite): Python's output and the host's printf share one
@@ -105,6 +122,7 @@ struct InterpreterConfig {
 //                       call (sigint_interrupts_call)
 //   PYBRIDGE_OUTPUT     host (route_python_output) | python (CPython's own streams)
 //   PYBRIDGE_FINALIZE   auto | always | never
+//   PYBRIDGE_HOST_WAIT  auto | spin | block
 // The output sink and error sink are callbacks: code only. Throws Error naming the
 // variable and the accepted values for a value it cannot use. Any thread (reads the
 // environment; do not setenv concurrently). Bridge's default constructor uses it.

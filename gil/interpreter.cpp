@@ -591,6 +591,7 @@ void set_on_thread(bool on) {
 
 void Interpreter::thread_main(InterpreterState *state) {
     const Python py = token();
+    detail::set_host_wait(state->config.host_wait);
     try {
         {
             HideDefaultSigint hide(!state->config.install_signal_handlers);

@@ -42,7 +42,8 @@ TEST(ConfigFromEnvironment, EachVariableSetsItsField) {
                    {"PYBRIDGE_ARGV", "  tool --flag  x "},
                    {"PYBRIDGE_SIGNALS", "call"},
                    {"PYBRIDGE_OUTPUT", "python"},
-                   {"PYBRIDGE_FINALIZE", "never"}});
+                   {"PYBRIDGE_FINALIZE", "never"},
+                   {"PYBRIDGE_HOST_WAIT", "spin"}});
     const pyb::InterpreterConfig c = pyb::config_from_environment(base);
     EXPECT_EQ(c.python_executable, "/opt/venv/bin/python");
     EXPECT_EQ(c.extra_sys_path, (std::vector<std::string>{"/from/code", "/a", "/b", "/c"}));
@@ -52,6 +53,7 @@ TEST(ConfigFromEnvironment, EachVariableSetsItsField) {
     EXPECT_TRUE(c.sigint_interrupts_call);
     EXPECT_FALSE(c.route_python_output);
     EXPECT_EQ(c.finalize, pyb::Finalize::Never);
+    EXPECT_EQ(c.host_wait, pyb::HostWait::Spin);
 }
 
 TEST(ConfigFromEnvironment, UnsetVariablesKeepTheBase) {
@@ -59,7 +61,7 @@ TEST(ConfigFromEnvironment, UnsetVariablesKeepTheBase) {
     base.argv = {"host"};
     base.isolated = false;
     ScopedEnv env({{"PYBRIDGE_SIGNALS", "python"}});
-    for (const char *name : {"PYBRIDGE_ARGV", "PYBRIDGE_ISOLATED", "PYBRIDGE_OUTPUT", "PYBRIDGE_FINALIZE"})
+    for (const char *name : {"PYBRIDGE_ARGV", "PYBRIDGE_ISOLATED", "PYBRIDGE_OUTPUT", "PYBRIDGE_FINALIZE", "PYBRIDGE_HOST_WAIT"})
         ASSERT_EQ(std::getenv(name), nullptr) << name;
     const pyb::InterpreterConfig c = pyb::config_from_environment(base);
     EXPECT_EQ(c.argv, (std::vector<std::string>{"host"}));
@@ -67,6 +69,7 @@ TEST(ConfigFromEnvironment, UnsetVariablesKeepTheBase) {
     EXPECT_TRUE(c.install_signal_handlers);
     EXPECT_TRUE(c.route_python_output);
     EXPECT_EQ(c.finalize, pyb::Finalize::Auto);
+    EXPECT_EQ(c.host_wait, pyb::HostWait::Auto);
 }
 
 TEST(ConfigFromEnvironment, BadValuesNameTheVariableAndTheChoices) {
@@ -84,6 +87,11 @@ TEST(ConfigFromEnvironment, BadValuesNameTheVariableAndTheChoices) {
         ScopedEnv env({{"PYBRIDGE_FINALIZE", "sometimes"}});
         EXPECT_EQ(error_of([] { pyb::config_from_environment(); }),
                   "pybridge: PYBRIDGE_FINALIZE must be auto, always or never, got 'sometimes'");
+    }
+    {
+        ScopedEnv env({{"PYBRIDGE_HOST_WAIT", "yield"}});
+        EXPECT_EQ(error_of([] { pyb::config_from_environment(); }),
+                  "pybridge: PYBRIDGE_HOST_WAIT must be auto, spin or block, got 'yield'");
     }
     {
         ScopedEnv env({{"PYBRIDGE_ARGV", "   "}});

@@ -247,3 +247,33 @@ TEST(CallSlots, AnErrorLeftSetInPythonFailsItsOwnCallNotTheNext) {
         EXPECT_EQ(gil_test::eval_long("6 * 7"), 42);
     }
 }
+
+// Each host wait policy delivers every result: short calls and calls longer than any spin,
+// through call() (slots) and submit().get() (the queue), from more threads than cores.
+TEST(CallSlots, EveryHostWaitPolicyDeliversEveryResult) {
+    const pyb::HostWait before = pyb::detail::host_wait();
+    for (pyb::HostWait policy : {pyb::HostWait::Spin, pyb::HostWait::Block, pyb::HostWait::Auto}) {
+        pyb::detail::set_host_wait(policy);
+        std::atomic<long> wrong{0};
+        std::vector<std::thread> hosts;
+        for (int t = 0; t < 4; ++t) {
+            hosts.emplace_back([&, t] {
+                for (int i = 0; i < 300; ++i) {
+                    const int want = t * 1000 + i;
+                    if (gil_test::interp().call([want](pyb::Python) { return want; }) != want) wrong.fetch_add(1);
+                    if (i % 50 == 0) {  // longer than the adaptive spin
+                        const int slow = gil_test::interp().call([want](pyb::Python) {
+                            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                            return want + 1;
+                        });
+                        if (slow != want + 1) wrong.fetch_add(1);
+                    }
+                    if (gil_test::interp().submit([want](pyb::Python) { return -want; }).get() != -want) wrong.fetch_add(1);
+                }
+            });
+        }
+        for (auto &h : hosts) h.join();
+        EXPECT_EQ(wrong.load(), 0) << "policy " << static_cast<int>(policy);
+    }
+    pyb::detail::set_host_wait(before);
+}
