@@ -190,7 +190,8 @@ void defer(Deferred *d) noexcept {
     // Only a push onto an empty stack raises the flag the loop polls and wakes the loop: a
     // later push lands in the same stack before it is taken (a drain that took the stack
     // first left it empty). The loop polls the flag, not the stack: a poller hammering the
-    // line this compare-exchange needs measured slower (bench/op).
+    // line this compare-exchange needs looked slower in one bench/op A/B (within the VM's
+    // noise in the next), and the flag costs nothing.
     if (!head) {
         p.deferred_pending.store(true, std::memory_order_seq_cst);  // pairs with the loop's sleep check
         if (void (*wake)(void *) = p.wake.load(std::memory_order_acquire)) wake(p.wake_ctx);
