@@ -28,17 +28,16 @@ struct Tensor::Block : release_pool::Deferred {
     // Keeps what a hand-off reads off the line every copy and drop of a handle writes.
     char pad_[64];
     DLManagedTensorVersioned *managed;
-    const std::int64_t *shape;
-    const std::int64_t *strides;
+    const std::int64_t *strides;  // the descriptor's, or compact_strides() when those are NULL
     bool deleter_needs_gil;
     std::atomic<bool> keep_view{false};  // keep_python_view()
     // A strong reference to a torch tensor, or nullptr. Set on the interpreter thread; while
     // set, this block is in the registry below, so stop() can give the view back.
     void *view = nullptr;
-    Block *prev = nullptr, *next = nullptr;  // the registry's links, guarded by its mutex
+    Block *view_prev = nullptr, *view_next = nullptr;  // the registry's links, guarded by its mutex
 
     Block(DLManagedTensorVersioned *m, bool needs_gil)
-        : managed(m), shape(m->dl_tensor.shape), strides(m->dl_tensor.strides), deleter_needs_gil(needs_gil) {
+        : managed(m), strides(m->dl_tensor.strides), deleter_needs_gil(needs_gil) {
         run = &run_deleter;
     }
     Block(const Block &) = delete;
@@ -110,9 +109,9 @@ ViewRegistry &views() {
 // Takes `b`'s view out of the registry; the caller releases it. Registry mutex held.
 static void *unregister_view(Tensor::Block &b) {
     ViewRegistry &r = views();
-    if (b.prev) b.prev->next = b.next; else r.head = b.next;
-    if (b.next) b.next->prev = b.prev;
-    b.prev = b.next = nullptr;
+    if (b.view_prev) b.view_prev->view_next = b.view_next; else r.head = b.view_next;
+    if (b.view_next) b.view_next->view_prev = b.view_prev;
+    b.view_prev = b.view_next = nullptr;
     void *v = b.view;
     b.view = nullptr;
     return v;
@@ -182,7 +181,7 @@ Tensor::MemoryRef::~MemoryRef() {
     if (b_) b_->drop_owner();
 }
 Tensor::MemoryRef Tensor::keep_memory() const {
-    Block &b = const_cast<Block &>(checked());
+    Block &b = checked();
     b.owners.fetch_add(1, std::memory_order_relaxed);
     return MemoryRef(&b);
 }
@@ -266,19 +265,19 @@ Tensor Tensor::adopt(DLManagedTensorVersioned *managed, bool deleter_needs_gil) 
     return t;
 }
 
-const Tensor::Block &Tensor::checked() const {
+Tensor::Block &Tensor::checked() const {
     if (!b_) throw Error("pybridge: empty Tensor handle");
     return *b_;
 }
 
-void Tensor::keep_python_view() const { const_cast<Block &>(checked()).keep_view.store(true, std::memory_order_relaxed); }
+void Tensor::keep_python_view() const { checked().keep_view.store(true, std::memory_order_relaxed); }
 
 bool Tensor::keeps_python_view() const noexcept { return b_ && b_->keep_view.load(std::memory_order_relaxed); }
 
 void *Tensor::cached_python_view() const noexcept { return b_ ? b_->view : nullptr; }
 
 void Tensor::set_cached_python_view(void *view) const {
-    Block &b = const_cast<Block &>(checked());
+    Block &b = checked();
     static const bool hooked = (release_pool::at_close(&release_all_views), true);
     (void)hooked;
     Py_XINCREF(static_cast<PyObject *>(view));
@@ -288,8 +287,8 @@ void Tensor::set_cached_python_view(void *view) const {
         if (b.view) old = unregister_view(b);
         if (view) {
             b.view = view;
-            b.next = views().head;
-            if (b.next) b.next->prev = &b;
+            b.view_next = views().head;
+            if (b.view_next) b.view_next->view_prev = &b;
             views().head = &b;
         }
     }
@@ -298,8 +297,8 @@ void Tensor::set_cached_python_view(void *view) const {
 
 const DLTensor &Tensor::dl() const { return checked().managed->dl_tensor; }
 IntArrayRef Tensor::shape() const {
-    const Block &b = checked();
-    return {b.shape, static_cast<size_t>(b.managed->dl_tensor.ndim)};
+    const DLTensor &t = dl();
+    return {t.shape, static_cast<size_t>(t.ndim)};
 }
 IntArrayRef Tensor::strides() const {
     const Block &b = checked();
@@ -329,9 +328,10 @@ std::int64_t Tensor::numel() const {
 bool Tensor::is_contiguous() const {
     const Block &b = checked();
     std::int64_t expect = 1;
-    for (int i = b.managed->dl_tensor.ndim - 1; i >= 0; --i) {
-        if (b.shape[i] != 1 && b.strides[i] != expect) return false;
-        expect *= b.shape[i];
+    const DLTensor &t = b.managed->dl_tensor;
+    for (int i = t.ndim - 1; i >= 0; --i) {
+        if (t.shape[i] != 1 && b.strides[i] != expect) return false;
+        expect *= t.shape[i];
     }
     return true;
 }

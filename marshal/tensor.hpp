@@ -188,7 +188,7 @@ public:
 private:
     Block *b_ = nullptr;  // one handle's share of the block's `handles` count
     std::optional<std::int64_t> ready_stream_;
-    const Block &checked() const;
+    Block &checked() const;  // throws Error on an empty handle
 };
 
 }  // namespace pyb
