@@ -522,9 +522,12 @@ bool run_round(InterpreterState &state, Python py, BetweenCalls &between) {
     // The newest call now, or the stub when pop() had just put it back behind the last call
     // (a call pushed then sits before the stub: popped until the stub is reached).
     const detail::QueueLink *newest = state.queue.newest();
+    // Nothing was queued at that read: a call pushed after it waits for the next round, as
+    // its releases may have missed the drain below.
+    const bool queued = !(newest == state.queue.stub() && state.queue.at_stub());
     // A call runs after every release made before it was queued (or its slot read).
     release_pool::control::drain_before_calls(py);
-    if (!state.queue.empty()) {
+    if (queued) {
         while (CallNode *call = state.queue.pop()) {
             // Compared before the call may be freed.
             const bool last = call == newest || (newest == state.queue.stub() && state.queue.at_stub());
