@@ -23,7 +23,7 @@ public:
     // Appends first -> ... -> last (already linked; last->next is null).
     void push(QueueLink *first, QueueLink *last) noexcept {
         last->next.store(nullptr, std::memory_order_relaxed);
-        // seq_cst: the loop's sleep check (store `sleeping`, then read head_) pairs with it.
+        // seq_cst: the loop's sleep check (store its sleep word, then read head_) pairs with it.
         QueueLink *prev = head_.exchange(last, std::memory_order_seq_cst);
         prev->next.store(first, std::memory_order_release);
     }

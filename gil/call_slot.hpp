@@ -65,7 +65,7 @@ struct alignas(64) CallSlot {
     alignas(8) unsigned char payload[kSlotPayload];  // the callable, or a pointer to it
 
     // Owner: hands a call over. seq_cst: pairs with the loop's sleep check (store
-    // `sleeping`, then read the slots), as the queue's push does.
+    // its sleep word, then read the slots), as the queue's push does.
     void publish() noexcept { seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst); }
 };
 static_assert(sizeof(CallSlot) == 64, "a slot is one cache line");

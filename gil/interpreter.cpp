@@ -64,7 +64,6 @@ struct InterpreterState {
     // Per slot, the last sequence number served (call_slot.hpp). Interpreter thread only.
     std::uint64_t slot_seen[kCallSlots] = {};
     alignas(64) std::atomic<std::uint64_t> gate{kClosed};
-    alignas(64) std::atomic<std::uint32_t> sleeping{0};  // 1 while the loop sleeps on it
     std::atomic<bool> stop_requested{false};
     std::atomic<Phase> phase{Phase::NotStarted};
 
@@ -348,16 +347,19 @@ void shutdown_without_finalize() {
     PyErr_Clear();
 }
 
-void notify(InterpreterState &state) noexcept {
+// 1 while the loop sleeps on it. Static storage, not the InterpreterState: a release
+// racing stop() may wake the loop after the state is gone (one interpreter per process).
+alignas(64) std::atomic<std::uint32_t> g_loop_sleeping{0};
+
+void wake_loop() noexcept {
     // All seq_cst, pairing with sleep_until_work(): the producer published its work with a
-    // seq_cst write and now reads `sleeping`; the loop wrote `sleeping` and then reads the
+    // seq_cst write and now reads the word; the loop wrote the word and then reads the
     // work. One of the two sees the other, so no wake-up is lost.
-    if (state.sleeping.load(std::memory_order_seq_cst) == 1 && state.sleeping.exchange(0) == 1) {
-        futex::wake(state.sleeping, 1);
+    if (g_loop_sleeping.load(std::memory_order_seq_cst) == 1 && g_loop_sleeping.exchange(0) == 1) {
+        futex::wake(g_loop_sleeping, 1);
     }
 }
 
-void notify_from_pool(void *ctx) { notify(*static_cast<InterpreterState *>(ctx)); }
 
 // Whether slot `i` holds a call not served yet. seq_cst: the sleep check's read (below).
 bool slot_call_waiting(const InterpreterState &state, int i) noexcept {
@@ -377,12 +379,12 @@ bool has_work(InterpreterState &state) noexcept {
 }
 
 void sleep_until_work(InterpreterState &state) noexcept {
-    state.sleeping.store(1, std::memory_order_seq_cst);
+    g_loop_sleeping.store(1, std::memory_order_seq_cst);
     if (has_work(state)) {
-        state.sleeping.store(0, std::memory_order_relaxed);
+        g_loop_sleeping.store(0, std::memory_order_relaxed);
         return;
     }
-    while (state.sleeping.load(std::memory_order_acquire) == 1) futex::wait(state.sleeping, 1);
+    while (g_loop_sleeping.load(std::memory_order_acquire) == 1) futex::wait(g_loop_sleeping, 1);
 }
 
 std::exception_ptr stopped_before_running() {
@@ -626,7 +628,7 @@ void Interpreter::thread_main(InterpreterState *state) {
     }
     state->info = read_info();
     set_on_thread(true);
-    release_pool::control::open(notify_from_pool, state);
+    release_pool::control::open(wake_loop);
     g_state.store(state);
     for (int i = 0; i < detail::kCallSlots; ++i) state->slot_seen[i] = detail::call_slots()[i].seq.load();
     {
@@ -704,7 +706,7 @@ SubmitStatus Interpreter::enter_gate() noexcept {
 
 void Interpreter::leave_gate() noexcept {
     state_->gate.fetch_sub(1, std::memory_order_release);
-    notify(*state_);
+    wake_loop();
 }
 
 SubmitStatus Interpreter::publish(CallSlot *slot) noexcept {
@@ -752,7 +754,7 @@ void Interpreter::stop() {
     if (state_->phase.compare_exchange_strong(expected, Phase::Stopping)) {
         state_->gate.fetch_or(detail::kClosed);
         state_->stop_requested.store(true, std::memory_order_release);
-        notify(*state_);
+        wake_loop();
     } else if (expected == Phase::NotStarted) {
         state_->phase.store(Phase::Stopped);
     }

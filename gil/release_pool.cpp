@@ -32,9 +32,8 @@ struct Pool {
     // defer()'s lock-free stack (newest first), on its own line: host threads push to it.
     alignas(64) std::atomic<Deferred *> deferred{nullptr};
     char pad_[64 - sizeof(std::atomic<Deferred *>)];
-    // Set by open() (wake_ctx first), cleared by close(); read without the mutex by defer().
-    std::atomic<void (*)(void *)> wake{nullptr};
-    void *wake_ctx = nullptr;
+    // Set by open(), cleared by close(); read without the mutex by defer().
+    std::atomic<void (*)()> wake{nullptr};
     void (*close_hooks[8])() = {};  // guarded by mutex
 };
 
@@ -116,14 +115,12 @@ void release(Release r) noexcept {
         return;
     }
     Pool &p = pool();
-    void (*wake)(void *) = nullptr;
-    void *wake_ctx = nullptr;
+    void (*wake)() = nullptr;
     std::unique_lock<std::mutex> lock(p.mutex);
     if (p.state.load(std::memory_order_relaxed) == State::Closed) return;  // dropped
     // Only the first release after a drain wakes the loop; later ones ride along.
     if (p.queue.empty()) {
         wake = p.wake.load(std::memory_order_acquire);
-        wake_ctx = p.wake_ctx;
     }
     try {
         p.queue.push_back(r);
@@ -140,7 +137,7 @@ void release(Release r) noexcept {
     const bool over = p.queue.size() >= kMaxQueued && p.state.load(std::memory_order_relaxed) == State::Open &&
                       !p.overflowing && !PyGILState_Check();
     lock.unlock();
-    if (wake) wake(wake_ctx);
+    if (wake) wake();
     if (over) {
         lock.lock();
         ++p.waiting;
@@ -180,7 +177,7 @@ void defer(Deferred *d) noexcept {
     Pool &p = pool();
     if (const int slot = detail::this_thread_slot_index();
         slot >= 0 && p.state.load(std::memory_order_acquire) == State::Open && push_ring(g_rings[slot], d)) {
-        if (void (*wake)(void *) = p.wake.load(std::memory_order_acquire)) wake(p.wake_ctx);
+        if (void (*wake)() = p.wake.load(std::memory_order_acquire)) wake();
         return;  // (one racing stop() may strand it: its host memory is then not freed)
     }
     Deferred *head = p.deferred.load(std::memory_order_relaxed);
@@ -194,7 +191,7 @@ void defer(Deferred *d) noexcept {
     // noise in the next), and the flag costs nothing.
     if (!head) {
         p.deferred_pending.store(true, std::memory_order_seq_cst);  // pairs with the loop's sleep check
-        if (void (*wake)(void *) = p.wake.load(std::memory_order_acquire)) wake(p.wake_ctx);
+        if (void (*wake)() = p.wake.load(std::memory_order_acquire)) wake();
     }
     // Stopped: close() took the stack after setting Closed, or this sees Closed and takes it.
     if (p.state.load(std::memory_order_seq_cst) == State::Closed)
@@ -221,10 +218,9 @@ void decref(void *py_object) noexcept {
 
 namespace control {
 
-void open(void (*wake)(void *), void *ctx) noexcept {
+void open(void (*wake)()) noexcept {
     Pool &p = pool();
     std::lock_guard<std::mutex> lock(p.mutex);
-    p.wake_ctx = ctx;
     p.wake.store(wake, std::memory_order_release);
     p.state.store(State::Open, std::memory_order_relaxed);
 }

@@ -7,9 +7,10 @@
 
 namespace pyb::release_pool::control {
 
-// Called by the interpreter thread when it starts: `wake(ctx)` is called (from any thread)
-// when a release is queued while the loop may be asleep.
-void open(void (*wake)(void *ctx), void *ctx) noexcept;
+// Called by the interpreter thread when it starts: `wake()` is called (from any thread)
+// when a release is queued while the loop may be asleep. It may still be called after
+// close() (a releaser that read it just before), so it must touch static storage only.
+void open(void (*wake)()) noexcept;
 
 // Marks the calling thread as the interpreter thread holding (or not holding) the GIL.
 void set_holds_gil(bool holds) noexcept;
