@@ -4,6 +4,8 @@
  * double waits, use after stop. Run under AddressSanitizer + LeakSanitizer by `make asan`.
  * No torch here (LeakSanitizer and torch's process-lifetime allocations do not mix):
  * examples/c_host runs a real model through the same ABI. */
+#define _POSIX_C_SOURCE 200809L /* pipe(), for a call to say it started */
+
 #include <pybridge.h>
 
 #include <math.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int failures = 0;
 #define CHECK(cond)                                                                       \
@@ -300,7 +303,12 @@ static void futures(pyb_interpreter *py) {
     pyb_future *running = NULL, *queued = NULL;
     pyb_object *spin = NULL;
     int queued_done = 0;
-    OK(pyb_exec(py, "def spin():\n    while True:\n        pass\n"));
+    int started_pipe[2];
+    CHECK(pipe(started_pipe) == 0);
+    char spin_source[160];
+    snprintf(spin_source, sizeof spin_source,
+             "def spin():\n    __import__('os').write(%d, b'x')\n    while True:\n        pass\n", started_pipe[1]);
+    OK(pyb_exec(py, spin_source));
     OK(pyb_eval(py, "spin", &r));
     OK(pyb_value_object(r, &spin));
     pyb_value_free(r);
@@ -310,7 +318,11 @@ static void futures(pyb_interpreter *py) {
     int was_queued = -1;
     OK(pyb_future_cancel(queued, &was_queued));
     CHECK(was_queued == 1);
-    CHECK(pyb_future_wait_for(running, 0.2, NULL) == PYB_ERROR_TIMEOUT); /* it is running */
+    char started_byte = 0;
+    CHECK(read(started_pipe[0], &started_byte, 1) == 1 && started_byte == 'x'); /* spin() runs */
+    close(started_pipe[0]);
+    close(started_pipe[1]);
+    CHECK(pyb_future_wait_for(running, 0.2, NULL) == PYB_ERROR_TIMEOUT); /* it is still running */
     OK(pyb_future_cancel(running, &was_queued));
     CHECK(was_queued == 0);
     CHECK(pyb_future_wait(running, &r) == PYB_ERROR_CANCELLED);

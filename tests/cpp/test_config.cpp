@@ -10,14 +10,15 @@ using pyb_test::error_of;
 
 namespace {
 
-// Sets environment variables for one scope, restoring what was there.
+// Sets (a null value: unsets) environment variables for one scope, restoring what was there.
 class ScopedEnv {
 public:
     ScopedEnv(std::initializer_list<std::pair<const char *, const char *>> vars) {
         for (const auto &[name, value] : vars) {
             const char *old = std::getenv(name);
             saved_.push_back({name, old ? std::optional<std::string>(old) : std::nullopt});
-            ::setenv(name, value, 1);
+            if (value) ::setenv(name, value, 1);
+            else ::unsetenv(name);
         }
     }
     ~ScopedEnv() {
@@ -60,9 +61,13 @@ TEST(ConfigFromEnvironment, UnsetVariablesKeepTheBase) {
     pyb::InterpreterConfig base;
     base.argv = {"host"};
     base.isolated = false;
-    ScopedEnv env({{"PYBRIDGE_SIGNALS", "python"}});
-    for (const char *name : {"PYBRIDGE_ARGV", "PYBRIDGE_ISOLATED", "PYBRIDGE_OUTPUT", "PYBRIDGE_FINALIZE", "PYBRIDGE_HOST_WAIT"})
-        ASSERT_EQ(std::getenv(name), nullptr) << name;
+    // Unset here whatever the caller's environment holds (PYBRIDGE_HOST_WAIT=spin, say).
+    ScopedEnv env({{"PYBRIDGE_SIGNALS", "python"},
+                   {"PYBRIDGE_ARGV", nullptr},
+                   {"PYBRIDGE_ISOLATED", nullptr},
+                   {"PYBRIDGE_OUTPUT", nullptr},
+                   {"PYBRIDGE_FINALIZE", nullptr},
+                   {"PYBRIDGE_HOST_WAIT", nullptr}});
     const pyb::InterpreterConfig c = pyb::config_from_environment(base);
     EXPECT_EQ(c.argv, (std::vector<std::string>{"host"}));
     EXPECT_FALSE(c.isolated);

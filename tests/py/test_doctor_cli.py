@@ -6,8 +6,10 @@ import subprocess
 
 def doctor(build_dir, tmp_path, **env):
     exe = build_dir / "tools" / "pybridge"
+    # The caller's own PYBRIDGE_* settings would change what doctor reports: only the test's.
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PYBRIDGE_")}
     return subprocess.run([str(exe), "doctor"], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1", **env}, cwd=tmp_path)
+                          env={**base, "HF_HUB_OFFLINE": "1", **env}, cwd=tmp_path)
 
 
 def test_healthy_environment_passes_every_check(build_dir, tmp_path):

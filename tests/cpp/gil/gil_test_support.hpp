@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace gil_test {
@@ -49,6 +50,18 @@ inline void exec(const std::string &source) {
 }
 inline long eval_long(const std::string &expr) {
     return interp().call([expr](pyb::Python py) { return eval_long(py, expr); });
+}
+
+// Polls `done` every millisecond until it holds (true) or `limit` passes (false): for
+// conditions another thread brings about, on however loaded a machine.
+template <class Predicate>
+bool wait_until(Predicate done, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > end) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
 }
 
 // Fails the test (instead of hanging CI) if `future` is not ready within `limit`.

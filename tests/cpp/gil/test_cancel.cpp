@@ -3,6 +3,8 @@
 // running call.
 #include <atomic>
 #include <csignal>
+#include <memory>
+#include <string>
 #include <thread>
 
 #include "gil_test_support.hpp"
@@ -33,9 +35,21 @@ private:
     pyb::Future<void> future_;
 };
 
-pyb::Future<void> run_forever() {
-    return interp().submit([](pyb::Python py) { gil_test::exec(py, "while True:\n    pass\n"); });
+// Submits `source` and returns once the interpreter thread runs it (not merely queued it:
+// cancel() then interrupts instead of dequeuing, on however loaded a machine).
+pyb::Future<void> run_started(std::string source, pyb::CallOptions options = {}) {
+    auto started = std::make_shared<std::atomic<bool>>(false);
+    auto future = interp().submit(
+        [started, source = std::move(source)](pyb::Python py) {
+            started->store(true);
+            gil_test::exec(py, source);
+        },
+        options);
+    if (!gil_test::wait_until([&] { return started->load(); })) ADD_FAILURE() << "the call did not start within 30 s";
+    return future;
 }
+
+pyb::Future<void> run_forever() { return run_started("while True:\n    pass\n"); }
 
 }  // namespace
 
@@ -53,7 +67,6 @@ TEST(Cancel, QueuedCallThatIsCancelledNeverRuns) {
 
 TEST(Cancel, RunningInfiniteLoopStopsAtTheNextBytecode) {
     auto loop = run_forever();
-    std::this_thread::sleep_for(50ms);
     EXPECT_EQ(loop.cancel(), pyb::CancelResult::Interrupting);
     gil_test::expect_ready_within(loop, 10s, "cancelled `while True: pass`");
     EXPECT_THROW(loop.get(), pyb::Cancelled);
@@ -61,27 +74,29 @@ TEST(Cancel, RunningInfiniteLoopStopsAtTheNextBytecode) {
 }
 
 TEST(Cancel, InterruptIsABaseExceptionThatExceptExceptionDoesNotSwallow) {
-    auto loop = interp().submit([](pyb::Python py) {
-        gil_test::exec(py,
-                       "while True:\n"
-                       "    try:\n"
-                       "        pass\n"
-                       "    except Exception:\n"
-                       "        pass\n");
-    });
-    std::this_thread::sleep_for(30ms);
-    loop.cancel();
+    auto loop = run_started(
+        "while True:\n"
+        "    try:\n"
+        "        pass\n"
+        "    except Exception:\n"
+        "        pass\n");
+    EXPECT_EQ(loop.cancel(), pyb::CancelResult::Interrupting);
     gil_test::expect_ready_within(loop, 10s, "cancelled loop with except Exception");
     EXPECT_THROW(loop.get(), pyb::Cancelled);
 }
 
 TEST(Cancel, DeadlineInterruptsARunningCall) {
     const auto t0 = std::chrono::steady_clock::now();
-    auto loop = interp().submit([](pyb::Python py) { gil_test::exec(py, "while True:\n    pass\n"); },
-                                pyb::CallOptions::timeout(200ms));
-    gil_test::expect_ready_within(loop, 10s, "call past its deadline");
-    EXPECT_THROW(loop.get(), pyb::DeadlineExceeded);
-    EXPECT_GE(std::chrono::steady_clock::now() - t0, 200ms);
+    // Long enough to start running on a loaded machine: the interrupt, not the dequeue, is tested.
+    auto loop = run_started("while True:\n    pass\n", pyb::CallOptions::timeout(2s));
+    gil_test::expect_ready_within(loop, 20s, "call past its deadline");
+    try {
+        loop.get();
+        ADD_FAILURE() << "no DeadlineExceeded";
+    } catch (const pyb::DeadlineExceeded &e) {
+        EXPECT_EQ(std::string(e.what()), "pybridge: call interrupted at its deadline");
+    }
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 2s);
     EXPECT_EQ(gil_test::eval_long("3"), 3);
 }
 
@@ -90,8 +105,8 @@ TEST(Cancel, DeadlinePassedWhileQueuedMeansTheCallNeverRuns) {
     Blocker blocker;
     auto late = interp().submit([](pyb::Python py) { gil_test::exec(py, "_late_ran = True\n"); },
                                 pyb::CallOptions::timeout(20ms));
-    std::this_thread::sleep_for(150ms);
-    EXPECT_TRUE(late.ready());
+    // The watchdog, not the loop (held by the blocker), finishes it.
+    gil_test::expect_ready_within(late, 10s, "a queued call past its deadline");
     blocker.release();
     EXPECT_THROW(late.get(), pyb::DeadlineExceeded);
     EXPECT_EQ(gil_test::eval_long("_late_ran"), 0);
@@ -113,12 +128,13 @@ TEST(Cancel, CancellingAFinishedCallIsTooLate) {
 
 TEST(Cancel, SigintRaisesKeyboardInterruptInTheRunningCallOnly) {
     // This interpreter was started with sigint_interrupts_call: idle, SIGINT does nothing.
+    // (The watchdog reads the signal on its own thread: given time, so that it is not
+    // delivered into the call below.)
     std::raise(SIGINT);
-    std::this_thread::sleep_for(20ms);
+    std::this_thread::sleep_for(300ms);
     EXPECT_EQ(gil_test::eval_long("1"), 1);
 
     auto loop = run_forever();
-    std::this_thread::sleep_for(50ms);
     std::raise(SIGINT);
     gil_test::expect_ready_within(loop, 10s, "SIGINT during `while True: pass`");
     try {
@@ -134,7 +150,7 @@ TEST(Cancel, AnotherThreadCancelsWhileTheOwnerWaitsInGet) {
     auto loop = run_forever();
     pyb::Canceller canceller = loop.canceller();
     std::thread other([canceller] {
-        std::this_thread::sleep_for(50ms);
+        std::this_thread::sleep_for(50ms);  // the owner is in get() by now, or soon: either way
         EXPECT_EQ(canceller.cancel(), pyb::CancelResult::Interrupting);
     });
     EXPECT_THROW(loop.get(), pyb::Cancelled);  // blocks until the other thread's cancel lands

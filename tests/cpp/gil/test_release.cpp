@@ -28,23 +28,28 @@ TEST(Release, QueueStaysBoundedWhileTheInterpreterIsBusy) {
     });
     EXPECT_EQ(gil_test::eval_long("sys.getrefcount(_sentinel)"), before + static_cast<long>(n));
 
-    // The interpreter is busy for 300 ms while a host thread releases every reference.
-    std::atomic<bool> busy{true};
+    // The interpreter is busy while a host thread releases every reference: the releaser
+    // reaches the cap and waits for a drain (at most kOverflowWait, 1 s, per drain).
+    ASSERT_LT(pyb::release_pool::control::peak_queued(), pyb::release_pool::kMaxQueued) << "an earlier test filled the queue";
+    std::atomic<bool> started{false}, open{false};
     auto hold = interp().submit([&](pyb::Python) {
-        std::this_thread::sleep_for(300ms);
-        busy.store(false);
+        started.store(true);
+        gil_test::wait_until([&] { return open.load(); });
     });
-    std::atomic<bool> dropped_while_busy{false}, started_while_busy{false};
+    ASSERT_TRUE(gil_test::wait_until([&] { return started.load(); }));
+    std::atomic<bool> dropped{false};
     std::thread dropper([&] {
-        started_while_busy.store(busy.load());
         for (size_t i = 0; i < n; ++i) pyb::release_pool::decref(sentinel);
-        dropped_while_busy.store(busy.load());
+        dropped.store(true);
     });
+    EXPECT_TRUE(gil_test::wait_until([] { return pyb::release_pool::control::peak_queued() >= pyb::release_pool::kMaxQueued; }))
+        << "the releaser never reached the cap";
+    std::this_thread::sleep_for(20ms);
+    EXPECT_FALSE(dropped.load()) << "more than the cap was queued without waiting for a drain";
+    open.store(true);
     gil_test::expect_ready_within(hold, 30s, "busy call");
     hold.get();
     dropper.join();
-    ASSERT_TRUE(started_while_busy.load()) << "the dropper started too late to test anything";
-    EXPECT_FALSE(dropped_while_busy.load()) << "more than the cap was queued without waiting for a drain";
     EXPECT_LE(pyb::release_pool::control::peak_queued(), pyb::release_pool::kMaxQueued);
     EXPECT_EQ(gil_test::eval_long("sys.getrefcount(_sentinel)"), before);  // each released exactly once
 }
@@ -120,12 +125,15 @@ TEST(Release, DeferredNodesRunOnceWithTheGilInTheOrderEachThreadPushedThem) {
             nodes.back()->order = &order;
         }
     }
-    // Pushed while the interpreter is busy and while it drains between calls.
-    auto hold = interp().submit([](pyb::Python) { std::this_thread::sleep_for(50ms); });
+    // Pushed while the interpreter is busy (held until the first pusher is done) and while
+    // it drains between calls.
+    std::atomic<bool> first_done{false};
+    auto hold = interp().submit([&](pyb::Python) { gil_test::wait_until([&] { return first_done.load(); }); });
     std::vector<std::thread> pushers;
     for (int t = 0; t < kThreads; ++t) {
         pushers.emplace_back([&, t] {
             for (int i = 0; i < kPerThread; ++i) pyb::release_pool::defer(nodes[static_cast<size_t>(t * kPerThread + i)].get());
+            first_done.store(true);
         });
     }
     for (auto &p : pushers) p.join();
@@ -197,13 +205,14 @@ TEST(Release, AThreadsReleasesKeepTheirOrderPastItsRing) {
     }
     std::thread releaser([&] {
         interp().call([](pyb::Python) { return 0; });  // claims this thread's slot
-        std::atomic<bool> started{false};
-        auto hold = interp().submit([&](pyb::Python) {
+        std::atomic<bool> started{false}, pushed{false};
+        auto hold = interp().submit([&](pyb::Python) {  // no drain until every node is pushed
             started.store(true);
-            std::this_thread::sleep_for(50ms);
+            gil_test::wait_until([&] { return pushed.load(); });
         });
         while (!started.load()) std::this_thread::yield();
         for (auto &n : nodes) pyb::release_pool::defer(n.get());
+        pushed.store(true);
         hold.get();
         interp().call([](pyb::Python) { return 0; });
     });

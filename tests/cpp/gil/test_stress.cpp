@@ -1,6 +1,6 @@
 // 16 host threads x 20,000 mixed calls (no-op, raising, returning containers, releasing
 // handles on other threads, cancelling): every result checked, none lost or duplicated.
-// PYBRIDGE_STRESS_CALLS overrides the per-thread count (sanitizer builds use fewer).
+// PYBRIDGE_STRESS_CALLS overrides the per-thread count (the sanitizer runs keep the default).
 #include <gil/object_ref.hpp>
 
 #include <atomic>
