@@ -86,6 +86,22 @@ void drain_rings(bool python_alive) noexcept {
     }
 }
 
+// close(), after the pool is Closed: runs what the rings hold, taking each entry with an
+// exchange, as a pusher that saw Closed does with its own entry (defer): whichever of the
+// two gets it runs it, once.
+void drain_rings_at_close(bool python_alive) noexcept {
+    for (int i = 0, n = detail::call_slots_in_use(); i < n; ++i) {
+        ReleaseRing &r = g_rings[i];
+        std::uint32_t h = r.head.load(std::memory_order_relaxed);
+        const std::uint32_t t = r.tail.load(std::memory_order_seq_cst);  // pairs with the pusher's state check
+        for (; h != t; ++h) {
+            if (Deferred *d = r.entries[h % ReleaseRing::kSize].exchange(nullptr, std::memory_order_acq_rel))
+                d->run(d, python_alive);
+        }
+        r.head.store(h, std::memory_order_release);
+    }
+}
+
 // Owner: false if the ring is full (the caller takes the shared stack).
 bool push_ring(ReleaseRing &r, Deferred *d) noexcept {
     const std::uint32_t t = r.tail.load(std::memory_order_relaxed);
@@ -178,7 +194,16 @@ void defer(Deferred *d) noexcept {
     if (const int slot = detail::this_thread_slot_index();
         slot >= 0 && p.state.load(std::memory_order_acquire) == State::Open && push_ring(g_rings[slot], d)) {
         if (void (*wake)() = p.wake.load(std::memory_order_acquire)) wake();
-        return;  // (one racing stop() may strand it: its host memory is then not freed)
+        // Stopped meanwhile: close() ran the ring after Closed, or this takes the entry back
+        // (the push's seq_cst tail store, then this load; close() stores Closed, then loads
+        // the tail: one of the two sees the other).
+        if (p.state.load(std::memory_order_seq_cst) == State::Closed) {
+            ReleaseRing &r = g_rings[slot];
+            const std::uint32_t mine = r.tail.load(std::memory_order_relaxed) - 1;
+            if (Deferred *own = r.entries[mine % ReleaseRing::kSize].exchange(nullptr, std::memory_order_acq_rel))
+                own->run(own, false);
+        }
+        return;
     }
     Deferred *head = p.deferred.load(std::memory_order_relaxed);
     do {
@@ -303,9 +328,8 @@ void close(Python py) noexcept {
         p.drained.notify_all();
     }
     // Records pushed between the drain above and Closed still run with Python (the GIL is
-    // held here), outside the mutex: a release may queue more, which is then dropped. A
-    // ring push racing with this line may be stranded (its host memory is not freed).
-    drain_rings(true);
+    // held here), outside the mutex: a release may queue more, which is then dropped.
+    drain_rings_at_close(true);
     run_deferred(p.deferred.exchange(nullptr, std::memory_order_seq_cst), true);
 }
 

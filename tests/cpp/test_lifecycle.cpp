@@ -97,6 +97,39 @@ TEST(Lifecycle, StartUseStopAndRefuseEverythingAfterwards) {
     kept.keep_python_view();
     EXPECT_DOUBLE_EQ(py->call(py->eval_ref("lambda t: float(t.sum())"), {kept}).as_float(), 6.0);
 
+    // Two threads release records until after the stop, one through its call slot's ring and
+    // one through the shared stack: each record runs exactly once, before or after it (a
+    // record deletes itself when it runs: a second run is a double free under ASan).
+    struct Counted : pyb::release_pool::Deferred {
+        std::atomic<std::uint64_t> *runs;
+    };
+    std::atomic<bool> stopped{false};
+    std::atomic<std::uint64_t> released[2] = {0, 0}, ran[2] = {0, 0};
+    auto release_records = [&](int which) {
+        std::uint64_t n = 0;
+        while (!stopped.load(std::memory_order_relaxed)) {
+            if (n - ran[which].load(std::memory_order_relaxed) > 4096) {  // the interpreter is held: wait
+                std::this_thread::yield();
+                continue;
+            }
+            auto *record = new Counted;
+            record->runs = &ran[which];
+            record->run = [](pyb::release_pool::Deferred *d, bool) {
+                auto *r = static_cast<Counted *>(d);
+                r->runs->fetch_add(1);
+                delete r;
+            };
+            pyb::release_pool::defer(record);
+            released[which].store(++n, std::memory_order_relaxed);
+        }
+    };
+    std::thread ring_releaser([&] {
+        py->interpreter().call([](pyb::Python) { return 0; });  // claims this thread's slot
+        release_records(0);
+    });
+    std::thread stack_releaser([&] { release_records(1); });
+    while (released[0].load() == 0 || released[1].load() == 0) std::this_thread::yield();
+
     // A call holding the interpreter thread, two queued behind it, then stop().
     std::promise<void> gate;
     std::shared_future<void> gate_open = gate.get_future().share();
@@ -126,6 +159,13 @@ TEST(Lifecycle, StartUseStopAndRefuseEverythingAfterwards) {
     stopper.join();
     racer.join();
     slot_caller.join();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // releases after the stop, too
+    stopped.store(true);
+    ring_releaser.join();
+    stack_releaser.join();
+    for (int which = 0; which < 2; ++which) {
+        EXPECT_EQ(ran[which].load(), released[which].load()) << (which == 0 ? "ring" : "stack") << " releaser";
+    }
     EXPECT_NE(slot_call_outcome.find("the interpreter stopped before this call ran"), std::string::npos)
         << slot_call_outcome;
 
