@@ -148,10 +148,12 @@ PYB_API pyb_value *pyb_tuple(void);
 PYB_API pyb_value *pyb_dict(void);                              /* empty; fill with pyb_dict_set */
 /* A new handle holding a deep copy of `value`. */
 PYB_API pyb_value *pyb_value_copy(const pyb_value *value);
-/* Appends `item` (consumed) to a list or tuple. PYB_ERROR_KIND for other kinds. */
+/* Appends `item` (consumed) to a list or tuple. PYB_ERROR_KIND for other kinds;
+ * PYB_ERROR_ARGUMENT, nothing consumed, if `item` is `sequence` itself. */
 PYB_API pyb_status pyb_append(pyb_value *sequence, pyb_value *item);
 /* Sets dict[key] = value (both consumed); a later equal key is stored after (Python keeps
- * the last one). PYB_ERROR_KIND if `dict` is not a dict. */
+ * the last one). PYB_ERROR_KIND if `dict` is not a dict; PYB_ERROR_ARGUMENT, nothing
+ * consumed, if two of the three are the same handle. */
 PYB_API pyb_status pyb_dict_set(pyb_value *dict, pyb_value *key, pyb_value *value);
 /* A tensor value that owns `managed` (consumed: its deleter runs exactly once, on whichever
  * thread drops the last user — the host's or Python's; it must be thread-safe). Checked:

@@ -56,15 +56,32 @@ T &mutable_as(pyb_value *v) {
     return const_cast<T &>(*v->v.get_if<T>());
 }
 
+// Well-formed UTF-8 as Python's decoder (and Unicode's Table 3-7) accepts it: no overlong
+// forms, no surrogates (U+D800..U+DFFF), nothing above U+10FFFF. Refused here, at the
+// constructor, rather than as a UnicodeDecodeError from a later call.
 void check_utf8(const char *s, size_t n) {
-    // Python's decoder decides at the crossing; refuse what is certainly not UTF-8 here.
+    const auto *u = reinterpret_cast<const unsigned char *>(s);
     for (size_t i = 0; i < n;) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        const size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (!len || i + len > n) throw ArgumentError("pybridge: string is not valid UTF-8 at byte " + std::to_string(i));
-        for (size_t k = 1; k < len; ++k)
-            if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2)
-                throw ArgumentError("pybridge: string is not valid UTF-8 at byte " + std::to_string(i));
+        const unsigned char c = u[i];
+        size_t len = 0;
+        unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
+        if (c < 0x80) len = 1;
+        else if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            if (c == 0xE0) lo = 0xA0;  // overlong below U+0800
+            if (c == 0xED) hi = 0x9F;  // surrogates
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            if (c == 0xF0) lo = 0x90;  // overlong below U+10000
+            if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+        }
+        bool ok = len != 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; ++k) {
+            const unsigned char b = u[i + k];
+            ok = k == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF);
+        }
+        if (!ok) throw ArgumentError("pybridge: string is not valid UTF-8 at byte " + std::to_string(i));
         i += len;
     }
 }
@@ -91,6 +108,12 @@ Tensor adopt_checked(DLManagedTensorVersioned *m) {
         throw ArgumentError(std::string("pybridge: pyb_tensor: ") + problem);
     }
     return Tensor::adopt(m, /*deleter_needs_gil=*/false);
+}
+
+// The same handle passed twice would be consumed twice, or moved into itself: refused,
+// and nothing is consumed.
+pyb_status refuse_same_handle(const char *what) {
+    return guard([&] { throw ArgumentError(std::string("pybridge: ") + what); });
 }
 
 }  // namespace
@@ -150,6 +173,7 @@ pyb_value *pyb_value_copy(const pyb_value *v) {
 }
 
 pyb_status pyb_append(pyb_value *seq, pyb_value *item) {
+    if (item && item == seq) return refuse_same_handle("cannot append a value to itself (item is the sequence's own handle; append a pyb_value_copy)");
     auto owned = take(item);
     return guard([&] {
         need(seq, "sequence");
@@ -169,6 +193,8 @@ pyb_status pyb_append(pyb_value *seq, pyb_value *item) {
 }
 
 pyb_status pyb_dict_set(pyb_value *dict, pyb_value *key, pyb_value *value) {
+    if ((key && (key == dict || key == value)) || (value && value == dict))
+        return refuse_same_handle("dict, key and value must be three different handles (each key and value is consumed; pass a pyb_value_copy)");
     auto k = take(key), v = take(value);
     return guard([&] {
         need(dict, "dict");

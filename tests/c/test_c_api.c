@@ -119,6 +119,19 @@ static void values(void) {
     CHECK(pyb_value_int(s, &iv) == PYB_ERROR_KIND && last_message_contains("expected an int, got a str value"));
     CHECK(pyb_value_bool(NULL, &bv) == PYB_ERROR_ARGUMENT && last_message_contains("value is NULL"));
     CHECK(pyb_str("\xff", 1) == NULL && pyb_error_status(pyb_last_error()) == PYB_ERROR_ARGUMENT);
+    /* ill-formed UTF-8 Python's decoder refuses: truncated, surrogate, overlong, > U+10FFFF */
+    static const char *const ill_formed[] = {"ok\xc3", "\xed\xa0\x80", "\xc0\x80", "\xe0\x80\xaf", "a\xf4\x90\x80\x80"};
+    static const size_t bad_at[] = {2, 0, 0, 0, 1};
+    for (size_t k = 0; k < sizeof ill_formed / sizeof *ill_formed; ++k) {
+        char expect[64];
+        snprintf(expect, sizeof expect, "not valid UTF-8 at byte %zu", bad_at[k]);
+        CHECK(pyb_str(ill_formed[k], strlen(ill_formed[k])) == NULL && last_message_contains(expect));
+        CHECK(pyb_symbol(ill_formed[k]) == NULL && last_message_contains(expect));
+    }
+    /* the edges that are well-formed: U+07FF, U+D7FF, U+E000, U+10000, U+10FFFF */
+    pyb_value *edges = pyb_str("\xdf\xbf\xed\x9f\xbf\xee\x80\x80\xf0\x90\x80\x80\xf4\x8f\xbf\xbf", 16);
+    CHECK(edges != NULL);
+    pyb_value_free(edges);
     pyb_error_clear();
     CHECK(pyb_last_error() == NULL);
 
@@ -130,6 +143,15 @@ static void values(void) {
     OK(pyb_dict_set(dict, pyb_str("k", 1), pyb_int(7)));
     CHECK(pyb_append(dict, pyb_int(1)) == PYB_ERROR_KIND); /* item consumed even so */
     CHECK(pyb_dict_set(list, pyb_int(1), pyb_int(2)) == PYB_ERROR_KIND);
+    /* the same handle twice: refused, nothing consumed (the handles stay usable) */
+    CHECK(pyb_append(list, list) == PYB_ERROR_ARGUMENT && last_message_contains("cannot append a value to itself"));
+    pyb_value *twice = pyb_int(5);
+    CHECK(pyb_dict_set(dict, twice, twice) == PYB_ERROR_ARGUMENT && last_message_contains("three different handles"));
+    CHECK(pyb_dict_set(dict, dict, twice) == PYB_ERROR_ARGUMENT);
+    CHECK(pyb_dict_set(dict, twice, dict) == PYB_ERROR_ARGUMENT);
+    OK(pyb_value_int(twice, &iv));
+    CHECK(iv == 5);
+    pyb_value_free(twice);
     size_t n = 0;
     OK(pyb_value_len(list, &n));
     CHECK(n == 2);
