@@ -1,6 +1,7 @@
 #include "value.hpp"
 
 #include <cstring>
+#include <tuple>
 
 namespace pyb {
 
@@ -49,6 +50,40 @@ void Value::release_container() noexcept {
         ++depth;
         s = std::monostate{};
         --depth;
+    }
+}
+
+// A deep copy with a work list instead of recursion: each container is created with its
+// items as None, then each item is filled in from the list (the item vectors are never
+// resized after, so the pointers into them stay valid).
+void Value::copy_containers(const Value &root) {
+    std::vector<std::pair<Value *, const Value *>> work{{this, &root}};
+    const auto copy_items = [&work](std::vector<Value> &to, const std::vector<Value> &from) {
+        to.resize(from.size());
+        for (size_t i = 0; i < from.size(); ++i) work.emplace_back(&to[i], &from[i]);
+    };
+    while (!work.empty()) {
+        const auto [to, from] = work.back();
+        work.pop_back();
+        switch (from->kind()) {
+            case Kind::List: copy_items(std::get<List>(to->v_ = List{}).items, std::get<List>(from->v_).items); break;
+            case Kind::Tuple: copy_items(std::get<Tuple>(to->v_ = Tuple{}).items, std::get<Tuple>(from->v_).items); break;
+            case Kind::Set: copy_items(std::get<Set>(to->v_ = Set{}).items, std::get<Set>(from->v_).items); break;
+            case Kind::FrozenSet:
+                copy_items(std::get<FrozenSet>(to->v_ = FrozenSet{}).items, std::get<FrozenSet>(from->v_).items);
+                break;
+            case Kind::Dict: {
+                auto &to_items = std::get<Dict>(to->v_ = Dict{}).items;
+                const auto &from_items = std::get<Dict>(from->v_).items;
+                to_items.resize(from_items.size());
+                for (size_t i = 0; i < from_items.size(); ++i) {
+                    work.emplace_back(&to_items[i].first, &from_items[i].first);
+                    work.emplace_back(&to_items[i].second, &from_items[i].second);
+                }
+                break;
+            }
+            default: to->v_ = from->v_;  // not a container: a flat copy
+        }
     }
 }
 
@@ -171,7 +206,25 @@ bool same_list(const Value &a, const Value &b) {
 }
 }  // namespace
 
+// Iterative, as the copy: ordered containers push their item pairs on a work list. (Set
+// items are matched with ==, each call iterative in turn: only sets nested in sets recurse.)
 bool Value::operator==(const Value &other) const {
+    std::vector<std::pair<const Value *, const Value *>> pending;  // allocates only for containers
+    const Value *a = this, *b = &other;
+    for (;;) {
+        if (!a->equal_here(*b, pending)) return false;
+        if (pending.empty()) return true;
+        std::tie(a, b) = pending.back();
+        pending.pop_back();
+    }
+}
+
+bool Value::equal_here(const Value &other, std::vector<std::pair<const Value *, const Value *>> &pending) const {
+    const auto push_items = [&pending](const std::vector<Value> &x, const std::vector<Value> &y) {
+        if (x.size() != y.size()) return false;
+        for (size_t i = 0; i < x.size(); ++i) pending.emplace_back(&x[i], &y[i]);
+        return true;
+    };
     if (kind() != other.kind()) return is_list() && other.is_list() && same_list(*this, other);
     switch (kind()) {
         case Kind::None: return true;
@@ -184,9 +237,17 @@ bool Value::operator==(const Value &other) const {
         }
         case Kind::Str: return as_str() == other.as_str();
         case Kind::Bytes: return as_bytes() == other.as_bytes();
-        case Kind::List: return as_list().items == other.as_list().items;
-        case Kind::Tuple: return as_tuple().items == other.as_tuple().items;
-        case Kind::Dict: return as_dict().items == other.as_dict().items;
+        case Kind::List: return push_items(as_list().items, other.as_list().items);
+        case Kind::Tuple: return push_items(as_tuple().items, other.as_tuple().items);
+        case Kind::Dict: {
+            const auto &x = as_dict().items, &y = other.as_dict().items;
+            if (x.size() != y.size()) return false;
+            for (size_t i = 0; i < x.size(); ++i) {
+                pending.emplace_back(&x[i].first, &y[i].first);
+                pending.emplace_back(&x[i].second, &y[i].second);
+            }
+            return true;
+        }
         case Kind::Set: return same_items_unordered(as_set().items, other.as_set().items);
         case Kind::FrozenSet: return same_items_unordered(as_frozenset().items, other.as_frozenset().items);
         case Kind::Symbol: return as_symbol() == other.as_symbol();

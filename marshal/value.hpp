@@ -97,14 +97,19 @@ public:
     };
 
     Value() = default;                                  // None
-    Value(const Value &) = default;
+    // Containers nested any depth deep are copied, compared and destroyed without deep
+    // recursion (see value.cpp): a host may build a list 1e6 levels deep.
+    Value(const Value &other) : v_(shallow_copy(other)) {
+        if (other.is_container()) copy_containers(other);
+    }
     Value(Value &&) noexcept = default;
-    Value &operator=(const Value &) = default;
+    Value &operator=(const Value &other) {
+        if (this != &other) *this = Value(other);
+        return *this;
+    }
     Value &operator=(Value &&) noexcept = default;
-    // Containers nested any depth deep are destroyed without deep recursion (see value.cpp).
     ~Value() {
-        if (v_.index() >= static_cast<size_t>(Kind::List) && v_.index() <= static_cast<size_t>(Kind::FrozenSet))
-            release_container();
+        if (is_container()) release_container();
     }
     Value(std::nullptr_t) {}                            // None
     Value(bool b) : v_(b) {}                      // Bool
@@ -201,6 +206,18 @@ private:
 
     template <class T>
     const T &get(Kind want) const;
+    // List, Tuple, Dict, Set, FrozenSet: the kinds that hold Values (packed lists do not).
+    bool is_container() const noexcept {
+        return v_.index() >= static_cast<size_t>(Kind::List) && v_.index() <= static_cast<size_t>(Kind::FrozenSet);
+    }
+    // The copy of a non-container; None for a container (copy_containers fills it in).
+    static Storage shallow_copy(const Value &other) {
+        if (other.is_container()) return Storage{};
+        return other.v_;
+    }
+    void copy_containers(const Value &root);
+    // Compares everything but the items of ordered containers, which it hands to `pending`.
+    bool equal_here(const Value &other, std::vector<std::pair<const Value *, const Value *>> &pending) const;
     void release_container() noexcept;
 };
 

@@ -228,16 +228,24 @@ TEST(Values, NestingDeeperThanTheLimitIsAnErrorNotACrash) {
     pyb::Value deep = pyb::list({});
     for (int i = 0; i < pyb::kMaxDepth + 5; ++i) deep = pyb::list({deep});
     EXPECT_THROW(round_trip(deep), pyb::Error);
-    // 100,000 levels built on the host: refused by the depth limit, then freed without
-    // overflowing the stack (Value's destructor does not recurse that deep).
-    pyb::Value very_deep = pyb::Dict{};
-    for (int i = 0; i < 100000; ++i) {
-        pyb::List outer;
-        outer.items.push_back(std::move(very_deep));
-        very_deep = i % 2 ? pyb::Value(std::move(outer)) : pyb::Value(pyb::Tuple{std::move(outer.items)});
-    }
-    pyb::Args args;
-    args.push_back(std::move(very_deep));  // moved, not copied: a copy recurses per level
+    // 100,000 levels built on the host: copied, compared, refused by the depth limit and
+    // freed without overflowing the stack (none of these recurse once per level).
+    const auto nest = [](pyb::Value leaf) {
+        for (int i = 0; i < 100000; ++i) {
+            pyb::List outer;
+            outer.items.push_back(std::move(leaf));
+            leaf = i % 2 ? pyb::Value(std::move(outer)) : pyb::Value(pyb::Tuple{std::move(outer.items)});
+        }
+        return leaf;
+    };
+    const pyb::Value very_deep = nest(pyb::dict({{"leaf", 1}}));
+    const pyb::Value copy = very_deep;
+    EXPECT_TRUE(copy == very_deep);
+    EXPECT_FALSE(copy == nest(pyb::dict({{"leaf", 2}})));
+    pyb::Value assigned;
+    assigned = copy;
+    EXPECT_TRUE(assigned == very_deep);
+    pyb::Args args{very_deep};  // a copy
     try {
         bridge().call(identity(), args);
         FAIL() << "100,000 levels converted";
