@@ -87,6 +87,13 @@ void Value::copy_containers(const Value &root) {
     }
 }
 
+std::pair<const Value *, const Value *> Value::EqualFrame::pair(size_t i) const noexcept {
+    if (!dict) return {static_cast<const Value *>(a) + i, static_cast<const Value *>(b) + i};
+    const auto *x = static_cast<const std::pair<Value, Value> *>(a) + i / 2;
+    const auto *y = static_cast<const std::pair<Value, Value> *>(b) + i / 2;
+    return i % 2 ? std::pair{&x->second, &y->second} : std::pair{&x->first, &y->first};
+}
+
 template <class T>
 const T &Value::get(Kind want) const {
     if (const T *p = std::get_if<T>(&v_)) return *p;
@@ -206,23 +213,24 @@ bool same_list(const Value &a, const Value &b) {
 }
 }  // namespace
 
-// Iterative, as the copy: ordered containers push their item pairs on a work list. (Set
-// items are matched with ==, each call iterative in turn: only sets nested in sets recurse.)
+// Iterative, as the copy, with one frame per open container (memory grows with the depth,
+// not the width: a 100,000-item list compares with one frame). Set items are matched with
+// ==, each call iterative in turn: only sets nested in sets recurse.
 bool Value::operator==(const Value &other) const {
-    std::vector<std::pair<const Value *, const Value *>> pending;  // allocates only for containers
+    std::vector<EqualFrame> open;  // allocates only for a non-empty ordered container
     const Value *a = this, *b = &other;
     for (;;) {
-        if (!a->equal_here(*b, pending)) return false;
-        if (pending.empty()) return true;
-        std::tie(a, b) = pending.back();
-        pending.pop_back();
+        if (!a->equal_here(*b, open)) return false;
+        while (!open.empty() && open.back().next == open.back().end) open.pop_back();
+        if (open.empty()) return true;
+        std::tie(a, b) = open.back().pair(open.back().next++);
     }
 }
 
-bool Value::equal_here(const Value &other, std::vector<std::pair<const Value *, const Value *>> &pending) const {
-    const auto push_items = [&pending](const std::vector<Value> &x, const std::vector<Value> &y) {
+bool Value::equal_here(const Value &other, std::vector<EqualFrame> &open) const {
+    const auto open_items = [&open](const std::vector<Value> &x, const std::vector<Value> &y) {
         if (x.size() != y.size()) return false;
-        for (size_t i = 0; i < x.size(); ++i) pending.emplace_back(&x[i], &y[i]);
+        if (!x.empty()) open.push_back({x.data(), y.data(), 0, x.size(), false});
         return true;
     };
     if (kind() != other.kind()) return is_list() && other.is_list() && same_list(*this, other);
@@ -237,15 +245,12 @@ bool Value::equal_here(const Value &other, std::vector<std::pair<const Value *, 
         }
         case Kind::Str: return as_str() == other.as_str();
         case Kind::Bytes: return as_bytes() == other.as_bytes();
-        case Kind::List: return push_items(as_list().items, other.as_list().items);
-        case Kind::Tuple: return push_items(as_tuple().items, other.as_tuple().items);
+        case Kind::List: return open_items(as_list().items, other.as_list().items);
+        case Kind::Tuple: return open_items(as_tuple().items, other.as_tuple().items);
         case Kind::Dict: {
             const auto &x = as_dict().items, &y = other.as_dict().items;
             if (x.size() != y.size()) return false;
-            for (size_t i = 0; i < x.size(); ++i) {
-                pending.emplace_back(&x[i].first, &y[i].first);
-                pending.emplace_back(&x[i].second, &y[i].second);
-            }
+            if (!x.empty()) open.push_back({x.data(), y.data(), 0, 2 * x.size(), true});
             return true;
         }
         case Kind::Set: return same_items_unordered(as_set().items, other.as_set().items);

@@ -216,8 +216,16 @@ private:
         return other.v_;
     }
     void copy_containers(const Value &root);
-    // Compares everything but the items of ordered containers, which it hands to `pending`.
-    bool equal_here(const Value &other, std::vector<std::pair<const Value *, const Value *>> &pending) const;
+    // operator=='s walk: the items of one pair of lists/tuples (Values) or dicts (entries,
+    // key then value: 2 per entry) still to compare.
+    struct EqualFrame {
+        const void *a, *b;
+        size_t next, end;
+        bool dict;
+        std::pair<const Value *, const Value *> pair(size_t i) const noexcept;
+    };
+    // Compares everything but the items of ordered containers, which it opens a frame for.
+    bool equal_here(const Value &other, std::vector<EqualFrame> &open) const;
     void release_container() noexcept;
 };
 
