@@ -53,36 +53,52 @@ void Value::release_container() noexcept {
     }
 }
 
-// A deep copy with a work list instead of recursion: each container is created with its
-// items as None, then each item is filled in from the list (the item vectors are never
-// resized after, so the pointers into them stay valid).
+// A deep copy without recursion, one frame per open container (as operator==): each
+// container is created with its items as None, then filled in item by item (the item
+// vectors are never resized after, so the pointers into them stay valid).
 void Value::copy_containers(const Value &root) {
-    std::vector<std::pair<Value *, const Value *>> work{{this, &root}};
-    const auto copy_items = [&work](std::vector<Value> &to, const std::vector<Value> &from) {
-        to.resize(from.size());
-        for (size_t i = 0; i < from.size(); ++i) work.emplace_back(&to[i], &from[i]);
+    struct Frame {
+        void *to;
+        const void *from;
+        size_t next, end;
+        bool dict;
     };
-    while (!work.empty()) {
-        const auto [to, from] = work.back();
-        work.pop_back();
+    std::vector<Frame> open;
+    const auto open_items = [&open](std::vector<Value> &to, const std::vector<Value> &from) {
+        to.resize(from.size());
+        if (!from.empty()) open.push_back({to.data(), from.data(), 0, from.size(), false});
+    };
+    Value *to = this;
+    const Value *from = &root;
+    for (;;) {
         switch (from->kind()) {
-            case Kind::List: copy_items(std::get<List>(to->v_ = List{}).items, std::get<List>(from->v_).items); break;
-            case Kind::Tuple: copy_items(std::get<Tuple>(to->v_ = Tuple{}).items, std::get<Tuple>(from->v_).items); break;
-            case Kind::Set: copy_items(std::get<Set>(to->v_ = Set{}).items, std::get<Set>(from->v_).items); break;
+            case Kind::List: open_items(std::get<List>(to->v_ = List{}).items, std::get<List>(from->v_).items); break;
+            case Kind::Tuple: open_items(std::get<Tuple>(to->v_ = Tuple{}).items, std::get<Tuple>(from->v_).items); break;
+            case Kind::Set: open_items(std::get<Set>(to->v_ = Set{}).items, std::get<Set>(from->v_).items); break;
             case Kind::FrozenSet:
-                copy_items(std::get<FrozenSet>(to->v_ = FrozenSet{}).items, std::get<FrozenSet>(from->v_).items);
+                open_items(std::get<FrozenSet>(to->v_ = FrozenSet{}).items, std::get<FrozenSet>(from->v_).items);
                 break;
             case Kind::Dict: {
                 auto &to_items = std::get<Dict>(to->v_ = Dict{}).items;
                 const auto &from_items = std::get<Dict>(from->v_).items;
                 to_items.resize(from_items.size());
-                for (size_t i = 0; i < from_items.size(); ++i) {
-                    work.emplace_back(&to_items[i].first, &from_items[i].first);
-                    work.emplace_back(&to_items[i].second, &from_items[i].second);
-                }
+                if (!from_items.empty()) open.push_back({to_items.data(), from_items.data(), 0, 2 * from_items.size(), true});
                 break;
             }
             default: to->v_ = from->v_;  // not a container: a flat copy
+        }
+        while (!open.empty() && open.back().next == open.back().end) open.pop_back();
+        if (open.empty()) return;
+        Frame &f = open.back();
+        const size_t i = f.next++;
+        if (!f.dict) {
+            to = static_cast<Value *>(f.to) + i;
+            from = static_cast<const Value *>(f.from) + i;
+        } else {
+            auto *x = static_cast<std::pair<Value, Value> *>(f.to) + i / 2;
+            const auto *y = static_cast<const std::pair<Value, Value> *>(f.from) + i / 2;
+            to = i % 2 ? &x->second : &x->first;
+            from = i % 2 ? &y->second : &y->first;
         }
     }
 }

@@ -238,6 +238,12 @@ TEST(Values, NestingDeeperThanTheLimitIsAnErrorNotACrash) {
         }
         return leaf;
     };
+    const pyb::Value mixed = pyb::dict({{"a", pyb::list({1, pyb::tuple({2.0, "x"}), pyb::dict({{3, pyb::set({4})}})})}, {"b", pyb::list({})}});
+    const pyb::Value mixed_copy = mixed;
+    EXPECT_TRUE(mixed_copy == mixed);
+    EXPECT_EQ(mixed_copy.as_dict().items[0].second.as_list().items[1].as_tuple().items[1].as_str(), "x");
+    EXPECT_FALSE(mixed_copy == pyb::dict({{"a", pyb::list({1, pyb::tuple({2.0, "y"}), pyb::dict({{3, pyb::set({4})}})})}, {"b", pyb::list({})}}));
+    EXPECT_FALSE(mixed_copy == pyb::dict({{"a", pyb::list({1, pyb::tuple({2.0, "x"}), pyb::dict({{3, pyb::set({5})}})})}, {"b", pyb::list({})}}));
     const pyb::Value very_deep = nest(pyb::dict({{"leaf", 1}}));
     const pyb::Value copy = very_deep;
     EXPECT_TRUE(copy == very_deep);
