@@ -103,7 +103,10 @@ typedef struct pyb_interpreter pyb_interpreter;
  * a venv of another Python, and also a second start in the process (one interpreter per
  * process; a start after pyb_stop included): the message says which. */
 PYB_API pyb_status pyb_start(const char *python_executable, pyb_interpreter **out);
-/* Stops the interpreter: queued calls fail with PYB_ERROR_STOPPED, later calls too.
+/* Stops the interpreter: queued calls fail with PYB_ERROR_STOPPED, later calls too; the
+ * running call, if any, is interrupted once at its next bytecode boundary and fails with
+ * PYB_ERROR_STOPPED (native code runs to its end first; Python code that catches
+ * BaseException keeps pyb_stop waiting). Waits for the interpreter thread to end.
  * Idempotent. Not from inside a call (a host function): PYB_ERROR_DEADLOCK. */
 PYB_API pyb_status pyb_stop(pyb_interpreter *interp);
 /* Stops (if running) and frees the handle. */

@@ -88,6 +88,11 @@ std::exception_ptr failed_call_error(const CallNode *call, Python py) noexcept {
                 return std::make_exception_ptr(DeadlineExceeded("pybridge: call interrupted at its deadline"));
             return std::make_exception_ptr(Cancelled("pybridge: call cancelled while running"));
         }
+        if (e.type_name() == interrupt::kInterruptTypeName && !(call && call->interrupt_requested.load(std::memory_order_acquire)) &&
+            interrupt::stop_interrupt_sent()) {
+            return std::make_exception_ptr(
+                InterpreterStopped("pybridge: the interpreter stopped while this call ran (interrupted at a bytecode boundary)"));
+        }
         return std::current_exception();
     } catch (...) {
         return std::current_exception();
@@ -755,6 +760,9 @@ void Interpreter::stop() {
         state_->gate.fetch_or(detail::kClosed);
         state_->stop_requested.store(true, std::memory_order_release);
         wake_loop();
+        // A running call that would never return (`while True: pass`, a server loop) would
+        // keep this join waiting for ever: it is interrupted at its next bytecode boundary.
+        detail::interrupt::interrupt_for_stop();
     } else if (expected == Phase::NotStarted) {
         state_->phase.store(Phase::Stopped);
     }

@@ -142,8 +142,11 @@ public:
     Result<F> call(F &&fn, const CallOptions &options = {});
 
     // Stops the interpreter: calls that have not started are cancelled with
-    // InterpreterStopped, the running call finishes, pending releases run, Python is
-    // finalized per InterpreterConfig::finalize, and the thread is joined. Idempotent;
+    // InterpreterStopped; the running call, if any, is interrupted once at its next bytecode
+    // boundary (pybridge.CallInterrupted, a BaseException: its caller gets
+    // InterpreterStopped; native code — a torch op, a host function — runs to its end first,
+    // and a call that catches the interrupt keeps stop() waiting for it); pending releases
+    // run, Python is finalized per InterpreterConfig::finalize, and the thread is joined. Idempotent;
     // concurrent callers all return after the thread is joined. Throws Error when called
     // from the interpreter thread (it would wait for itself).
     void stop();

@@ -36,6 +36,7 @@ bool g_watchdog_stop = false;
 // Wakes the watchdog: bumped by deadlines, interrupt requests, SIGINT and close().
 std::atomic<std::uint32_t> g_watch_seq{0};
 std::atomic<std::uint32_t> g_sigint_pending{0};
+std::atomic<bool> g_stop_pending{false}, g_stop_sent{false};
 
 bool g_route_sigint = false;
 struct sigaction g_previous_sigint {};
@@ -97,6 +98,7 @@ void watchdog_main() {
             return;
         }
         if (g_sigint_pending.exchange(0, std::memory_order_acq_rel)) deliver(nullptr, PyExc_KeyboardInterrupt);
+        if (g_stop_pending.exchange(false, std::memory_order_acq_rel)) deliver(nullptr, g_interrupt_type);
         for (CallNode *call : expired) {
             if (!call->cancel_queued(std::make_exception_ptr(
                     DeadlineExceeded("pybridge: call's deadline passed before it ran"))) &&
@@ -185,6 +187,23 @@ void clear_leftover(Python) noexcept {
         PyThreadState_SetAsyncExc(g_interpreter_thread_id, nullptr);  // the call ended first
     }
 }
+
+void interrupt_for_stop() noexcept {
+    {
+        std::lock_guard<std::mutex> lock(g_mutex);
+        if (!g_python_alive) return;
+        try {
+            ensure_watchdog_locked();
+        } catch (...) {
+            return;  // no thread to be had: the running call is not interrupted
+        }
+        g_stop_sent.store(true, std::memory_order_release);
+        g_stop_pending.store(true, std::memory_order_release);
+    }
+    wake_watchdog();
+}
+
+bool stop_interrupt_sent() noexcept { return g_stop_sent.load(std::memory_order_acquire); }
 
 void set_running(CallNode *call) noexcept { g_running.store(call, std::memory_order_seq_cst); }
 

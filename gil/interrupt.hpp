@@ -28,6 +28,13 @@ void set_running(CallNode *call) noexcept;
 // can cancel it, but SIGINT reaches it).
 void set_running_slot_call() noexcept;
 
+// stop(): raises pybridge.CallInterrupted into the call running now, if any (once: a call
+// that catches it keeps running). Any thread; no-op once close() ran.
+void interrupt_for_stop() noexcept;
+// Whether interrupt_for_stop() was called: the interrupted call's caller then gets
+// InterpreterStopped rather than a CallInterrupted it never asked for.
+bool stop_interrupt_sent() noexcept;
+
 // After a call: drops an interrupt that arrived as the call was returning, so it cannot
 // hit the next call. Interpreter thread.
 void clear_leftover(Python) noexcept;

@@ -432,7 +432,30 @@ int main(void) {
     pthread_create(&t, NULL, from_another_thread, py);
     pthread_join(t, &ok);
     CHECK(ok == py);
+    /* stop() with `while True: pass` running: interrupted, not waited for */
+    int started_pipe[2];
+    CHECK(pipe(started_pipe) == 0);
+    char source[160];
+    snprintf(source, sizeof source, "def forever():\n    __import__('os').write(%d, b'x')\n    while True:\n        pass\n",
+             started_pipe[1]);
+    OK(pyb_exec(py, source));
+    pyb_value *forever_value = NULL;
+    pyb_object *forever = NULL;
+    OK(pyb_eval(py, "forever", &forever_value));
+    OK(pyb_value_object(forever_value, &forever));
+    pyb_value_free(forever_value);
+    pyb_future *endless = NULL;
+    OK(pyb_call_async(py, forever, NULL, 0, NULL, NULL, 0, &endless));
+    char byte = 0;
+    CHECK(read(started_pipe[0], &byte, 1) == 1); /* it runs */
+    close(started_pipe[0]);
+    close(started_pipe[1]);
     OK(pyb_stop(py));
+    pyb_value *never = NULL;
+    CHECK(pyb_future_wait(endless, &never) == PYB_ERROR_STOPPED && never == NULL &&
+          last_message_contains("the interpreter stopped while this call ran"));
+    pyb_future_free(endless);
+    pyb_object_free(forever);
     OK(pyb_stop(py)); /* idempotent */
     pyb_value *r = NULL;
     CHECK(pyb_eval(py, "1", &r) == PYB_ERROR_STOPPED && r == NULL);
