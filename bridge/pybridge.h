@@ -176,10 +176,12 @@ PYB_API pyb_value *pyb_object_value(const pyb_object *object);
 
 /* A host function Python can call: `fn(user, args, nargs, &result)` runs on the interpreter
  * thread (it may call pybridge again: re-entrant calls run inline). `args` are borrowed for
- * the call; on PYB_OK *result is a new value (consumed; NULL means None). Any other status
+ * the call; on PYB_OK *result is a new value (consumed; NULL means None); whatever *result
+ * holds after another status is freed as well (set it only on success). Any other status
  * raises pybridge.HostError in Python ("host function 'NAME' failed (status N): <the last
  * error's message>"); if Python does not catch it, the host's call that led there returns
- * PYB_ERROR_HOST with that message. `destroy(user)`
+ * PYB_ERROR_HOST with that message. Keyword arguments are refused the same way (C host
+ * functions take positional arguments only). `destroy(user)`
  * (may be NULL) runs once when Python and the host have dropped the function, on any
  * thread. */
 typedef pyb_status (*pyb_host_fn)(void *user, const pyb_value *const *args, size_t nargs, pyb_value **result);
@@ -192,7 +194,7 @@ PYB_API void pyb_value_free(pyb_value *value);
 PYB_API pyb_kind pyb_value_kind(const pyb_value *value);
 PYB_API pyb_status pyb_value_bool(const pyb_value *value, int *out);
 PYB_API pyb_status pyb_value_int(const pyb_value *value, int64_t *out);
-PYB_API pyb_status pyb_value_float(const pyb_value *value, double *out);  /* float, or int */
+PYB_API pyb_status pyb_value_float(const pyb_value *value, double *out);  /* float, or int within int64 */
 /* The bytes of a str (UTF-8), bytes, symbol (its name) or big int (decimal text);
  * borrowed from `value`. *size excludes the terminating NUL that follows. */
 PYB_API pyb_status pyb_value_str(const pyb_value *value, const char **data, size_t *size);

@@ -243,7 +243,9 @@ pyb_value *pyb_function(const char *name, pyb_host_fn fn, void *user, void (*des
         });
         const std::string fname = name ? name : "host_function";
         auto host = pyb::HostFunction::make(fname, [fn, state, fname](const pyb::Args &args, const pyb::Kwargs &kwargs) {
-            if (!kwargs.empty()) throw ArgumentError("pybridge: C host functions take positional arguments only");
+            // A failure of the function's, as its own would be (HostError; PYB_ERROR_HOST).
+            if (!kwargs.empty())
+                throw std::runtime_error("pybridge: host function '" + fname + "' was called with keyword arguments (C host functions take positional arguments only)");
             std::vector<pyb_value> holders;
             holders.reserve(args.size());
             for (const Value &a : args) holders.push_back(pyb_value{a});

@@ -61,4 +61,8 @@ def resolve(value):
         return value
     if str(value) in _DTYPES:
         return resolve_dtype(value)
-    return resolve_device(value)
+    try:
+        return resolve_device(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is neither a dtype symbol (known: {', '.join(sorted(_DTYPES))}) "
+                         f"nor a device symbol (known: {', '.join(sorted(_DEVICES))})") from None

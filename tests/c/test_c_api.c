@@ -286,6 +286,14 @@ static void calls(pyb_interpreter *py) {
     /* ... and, uncaught, comes back to the host as a host error with its message. */
     CHECK(pyb_call(py, bad_caller, fargs, 1, NULL, NULL, 0, &r) == PYB_ERROR_HOST &&
           last_message_contains("expected an int, got a str value"));
+    /* Keyword arguments: refused as the function's own failure, naming it. */
+    pyb_object *kw_caller = NULL;
+    OK(pyb_eval(py, "lambda f: f(1, x=2)", &r));
+    OK(pyb_value_object(r, &kw_caller));
+    pyb_value_free(r);
+    CHECK(pyb_call(py, kw_caller, fargs, 1, NULL, NULL, 0, &r) == PYB_ERROR_HOST &&
+          last_message_contains("host function 'add_ints' was called with keyword arguments"));
+    pyb_object_free(kw_caller);
     pyb_value_free(fn);
     OK(pyb_exec(py, "import gc; gc.collect()"));
     CHECK(destroyed == 1);
