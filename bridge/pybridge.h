@@ -98,8 +98,8 @@ typedef struct pyb_interpreter pyb_interpreter;
 
 /* Starts CPython on its own thread. `python_executable`: the bin/python of the virtual
  * environment to use (a venv made from the Python whose libpython pybridge links, or that
- * Python itself); NULL: the PYBRIDGE_* environment variables, else the environment pybridge
- * was built with. Errors: PYB_ERROR_HOST with the reason — a missing or unusable executable,
+ * Python itself); NULL or "": the PYBRIDGE_* environment variables, else the environment
+ * pybridge was built with. Errors: PYB_ERROR_HOST with the reason — a missing or unusable executable,
  * a venv of another Python, and also a second start in the process (one interpreter per
  * process; a start after pyb_stop included): the message says which. */
 PYB_API pyb_status pyb_start(const char *python_executable, pyb_interpreter **out);
