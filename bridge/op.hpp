@@ -96,8 +96,8 @@ Op define_op(Bridge &bridge, std::string_view qualname, std::string_view source,
 // A torch tensor handle viewing host tensor `t` (zero-copy; a copy for a READ_ONLY tensor,
 // see tensor.hpp), a leaf that requires grad if asked: autograd's starting point.
 ObjectRef to_torch(Bridge &bridge, const Tensor &t, bool requires_grad = false);
-// A zero-copy host view of the torch tensor `tensor` (autograd dropped). Throws PythonError
-// if it is not a tensor torch can export.
+// A zero-copy host view of the torch tensor `tensor` (autograd dropped). Throws Error if it
+// is not a torch.Tensor; PythonError if torch cannot export it (sparse, meta).
 Tensor to_host(Bridge &bridge, const ObjectRef &tensor);
 
 }  // namespace pyb

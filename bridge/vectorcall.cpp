@@ -51,6 +51,13 @@ PyObject *new_str(Python py, std::string_view s) {
 
 PyObject *vectorcall(Python py, PyObject *callable, ArgSpan args, const Kwargs &kwargs,
                      std::initializer_list<PyObject *> prefix, ArgConverter convert) {
+    // Python refuses a repeated keyword in source; vectorcall would let the last one win.
+    for (size_t i = 1; i < kwargs.size(); ++i) {
+        for (size_t j = 0; j < i; ++j) {
+            if (kwargs[j].first == kwargs[i].first)
+                throw Error("pybridge: keyword argument '" + kwargs[i].first + "' given more than once");
+        }
+    }
     CallFrame frame(prefix.size() + args.size + kwargs.size());
     size_t at = 1;
     for (PyObject *p : prefix) {

@@ -89,11 +89,12 @@ public:
 
     void wait() const { checked()->wait(); }
 
-    // Waits at most `timeout`; returns ready().
+    // Waits at most `timeout`; returns ready(). Throws Error for a NaN timeout.
     template <class Rep, class Period>
     bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
         // Saturating: hours::max() must not overflow into a negative (instant) timeout.
         const double ns = std::chrono::duration<double, std::nano>(timeout).count();
+        if (ns != ns) throw Error("pybridge: wait_for: the timeout is NaN");
         return checked()->wait_for(ns >= 9.2e18 ? INT64_MAX : static_cast<std::int64_t>(ns < 0 ? 0 : ns));
     }
 

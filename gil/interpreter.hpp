@@ -62,10 +62,11 @@ struct CallOptions {
     std::optional<std::chrono::steady_clock::time_point> deadline;
 
     // A deadline `d` from now. d <= 0: already due (the call will not run); a d too large
-    // to represent: no deadline.
+    // to represent: no deadline. Throws Error for a NaN d.
     template <class Rep, class Period>
     static CallOptions timeout(std::chrono::duration<Rep, Period> d) {
         using Clock = std::chrono::steady_clock;
+        if (d != d) throw Error("pybridge: CallOptions::timeout: the timeout is NaN");
         const auto now = Clock::now();
         if (d <= d.zero()) return {now};
         const std::chrono::duration<double> want = d, room = Clock::time_point::max() - now;

@@ -4,6 +4,7 @@
 
 #include "../gil/release_pool.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
@@ -210,6 +211,34 @@ struct HostBuffer {
 
 }  // namespace
 
+const char *layout_overflow(const std::int64_t *shape, const std::int64_t *strides, int ndim, DLDataType dtype,
+                            std::uint64_t byte_offset) noexcept {
+    for (int i = 0; i < ndim; ++i) {
+        if (shape[i] == 0) return nullptr;  // empty: addresses nothing
+    }
+    std::int64_t numel = 1;
+    for (int i = 0; i < ndim; ++i) {
+        if (__builtin_mul_overflow(numel, shape[i], &numel)) return "its element count overflows int64";
+    }
+    std::int64_t last = numel - 1;  // the farthest element, in elements
+    if (strides) {
+        last = 0;
+        for (int i = 0; i < ndim; ++i) {
+            std::int64_t step = 0;
+            if (strides[i] == INT64_MIN || __builtin_mul_overflow(shape[i] - 1, strides[i] < 0 ? -strides[i] : strides[i], &step) ||
+                __builtin_add_overflow(last, step, &last))
+                return "its strides reach past int64 elements";
+        }
+    }
+    std::int64_t bytes = 0;
+    if (__builtin_add_overflow(last, std::int64_t{1}, &bytes) ||
+        __builtin_mul_overflow(bytes, static_cast<std::int64_t>((dtype.bits + 7) / 8), &bytes) ||
+        byte_offset > static_cast<std::uint64_t>(INT64_MAX) ||
+        __builtin_add_overflow(bytes, static_cast<std::int64_t>(byte_offset), &bytes))
+        return "its byte extent overflows int64";
+    return nullptr;
+}
+
 Tensor Tensor::from_buffer(void *data, std::vector<std::int64_t> shape, DLDataType dtype,
                            std::vector<std::int64_t> strides, std::function<void()> release,
                            DLDevice device, std::uint64_t byte_offset, bool read_only) {
@@ -224,15 +253,18 @@ Tensor Tensor::from_buffer(void *data, std::vector<std::int64_t> shape, DLDataTy
         throw Error("pybridge: tensor has " + std::to_string(shape.size()) + " dimensions but " +
                     std::to_string(strides.size()) + " strides");
     }
-    std::int64_t numel = 1;
+    bool has_elements = true;
     for (size_t i = 0; i < shape.size(); ++i) {
         if (shape[i] < 0) {
             throw Error("pybridge: tensor shape has a negative extent " + std::to_string(shape[i]) +
                         " in dimension " + std::to_string(i));
         }
-        numel *= shape[i];
+        has_elements = has_elements && shape[i] != 0;
     }
-    if (!data && numel > 0) throw Error("pybridge: tensor data pointer is null but it has elements");
+    if (const char *why = layout_overflow(shape.data(), strides.empty() ? nullptr : strides.data(),
+                                          static_cast<int>(shape.size()), dtype, byte_offset))
+        throw Error(std::string("pybridge: tensor layout refused: ") + why);
+    if (!data && has_elements) throw Error("pybridge: tensor data pointer is null but it has elements");
 
     auto *buf = new HostBuffer;
     buf->shape = std::move(shape);
@@ -320,8 +352,13 @@ bool Tensor::read_only() const {
 }
 
 std::int64_t Tensor::numel() const {
+    const IntArrayRef s = shape();
+    if (std::find(s.begin(), s.end(), 0) != s.end()) return 0;
     std::int64_t n = 1;
-    for (std::int64_t e : shape()) n *= e;
+    for (std::int64_t e : s) {
+        // from_buffer and pyb_tensor refuse such layouts; a producer adopted as is may not.
+        if (__builtin_mul_overflow(n, e, &n)) throw Error("pybridge: tensor element count overflows int64");
+    }
     return n;
 }
 

@@ -73,6 +73,14 @@ private:
     std::size_t size_ = 0;
 };
 
+// Whether a layout addresses a byte range that fits in int64 — its element count, and the
+// farthest element's byte offset (strides null: compact row-major; in elements, either
+// sign) plus `byte_offset`. DLPack leaves it unsaid; torch's storage size is an int64, and a
+// host sizing a copy by numel() needs it. Extents must be >= 0 (checked first); an empty
+// tensor addresses nothing. Returns null if it fits, else what overflows.
+const char *layout_overflow(const std::int64_t *shape, const std::int64_t *strides, int ndim, DLDataType dtype,
+                            std::uint64_t byte_offset) noexcept;
+
 class Tensor {
 public:
     Tensor() noexcept = default;  // empty: no tensor
@@ -88,7 +96,8 @@ public:
     // (may be empty) is called exactly once when the memory is no longer used.
     // `read_only` sets DLPack's READ_ONLY flag: torch never writes the memory (it gets a copy,
     // or the hand-off is refused: read_only_policy() below).
-    // Throws Error for a negative extent, a strides/shape rank mismatch, or lanes != 1.
+    // Throws Error for a negative extent, a strides/shape rank mismatch, lanes != 1, or a
+    // layout whose element count or byte extent overflows int64 (layout_overflow).
     static Tensor from_buffer(void *data, std::vector<std::int64_t> shape, DLDataType dtype,
                               std::vector<std::int64_t> strides = {},
                               std::function<void()> release = {}, DLDevice device = cpu_device(),
@@ -110,7 +119,7 @@ public:
     std::uint64_t byte_offset() const { return dl().byte_offset; }
     bool read_only() const;  // DLPack's READ_ONLY flag
     bool is_copied() const;  // DLPack's IS_COPIED flag: the producer copied for this hand-off
-    std::int64_t numel() const;
+    std::int64_t numel() const;  // 0 for an empty tensor; Error if it overflows int64
     bool is_contiguous() const;  // compact row-major
 
     // Address of element [0, ..., 0]: data + byte_offset.

@@ -91,7 +91,7 @@ Tensor adopt_checked(DLManagedTensorVersioned *m) {
     if (!m) throw ArgumentError("pybridge: managed tensor is NULL");
     const DLTensor &t = m->dl_tensor;
     const char *problem = nullptr;
-    std::int64_t numel = 1;
+    bool has_elements = true;
     if (m->version.major != DLPACK_MAJOR_VERSION) problem = "its DLPack major version is not pybridge's";
     else if (t.ndim < 0) problem = "ndim is negative";
     else if (t.ndim > 0 && !t.shape) problem = "shape is NULL";
@@ -100,9 +100,10 @@ Tensor adopt_checked(DLManagedTensorVersioned *m) {
         problem = "dtype is not one DLPack defines in whole bytes";
     for (int i = 0; !problem && i < t.ndim; ++i) {
         if (t.shape[i] < 0) problem = "shape has a negative extent";
-        numel *= t.shape[i];
+        has_elements = has_elements && t.shape[i] != 0;
     }
-    if (!problem && numel > 0 && !t.data) problem = "data is NULL but it has elements";
+    if (!problem) problem = pyb::layout_overflow(t.shape, t.strides, t.ndim, t.dtype, t.byte_offset);
+    if (!problem && has_elements && !t.data) problem = "data is NULL but it has elements";
     if (problem) {
         if (m->deleter) m->deleter(m);
         throw ArgumentError(std::string("pybridge: pyb_tensor: ") + problem);

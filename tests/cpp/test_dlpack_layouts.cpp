@@ -85,6 +85,27 @@ TEST_F(DLPackLayouts, DtypesTorchLacksAndUnknownCodesAreRefused) {
               "pybridge: tensor dtype float4_e2m1fn is not a whole number of bytes");
 }
 
+// A layout whose element count or byte extent overflows int64 is refused where it is made,
+// not as a wrong numel() (it read 0 and -2) or torch's message at the hand-off.
+TEST_F(DLPackLayouts, LayoutsThatOverflowInt64AreRefused) {
+    float b[1] = {};
+    const auto f32 = pyb::dtype_of<float>();
+    EXPECT_EQ(error_of([&] { pyb::Tensor::from_buffer(b, {std::int64_t{1} << 62, 4}, f32); }),
+              "pybridge: tensor layout refused: its element count overflows int64");
+    EXPECT_EQ(error_of([&] { pyb::Tensor::from_buffer(b, {INT64_MAX, 2}, f32); }),
+              "pybridge: tensor layout refused: its element count overflows int64");
+    EXPECT_EQ(error_of([&] { pyb::Tensor::from_buffer(b, {std::int64_t{1} << 62}, f32); }),
+              "pybridge: tensor layout refused: its byte extent overflows int64");
+    EXPECT_EQ(error_of([&] { pyb::Tensor::from_buffer(b, {3, 2}, f32, {INT64_MAX / 2 + 1, 1}); }),
+              "pybridge: tensor layout refused: its strides reach past int64 elements");
+    EXPECT_EQ(error_of([&] { pyb::Tensor::from_buffer(b, {1}, f32, {}, {}, pyb::cpu_device(), std::uint64_t{1} << 63); }),
+              "pybridge: tensor layout refused: its byte extent overflows int64");
+    // At the limits, and empty: accepted (a zero extent addresses nothing).
+    const pyb::Tensor broadcast = pyb::Tensor::from_buffer(b, {std::int64_t{1} << 31, std::int64_t{1} << 31}, f32, {0, 0});
+    EXPECT_EQ(broadcast.numel(), std::int64_t{1} << 62);
+    EXPECT_EQ(pyb::Tensor::from_buffer(b, {INT64_MAX, 2, 0}, f32).numel(), 0);
+}
+
 TEST_F(DLPackLayouts, StridedLayoutsKeepShapeStridesAndValues) {
     std::vector<float> data(24);
     std::iota(data.begin(), data.end(), 0.0f);

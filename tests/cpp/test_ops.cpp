@@ -41,6 +41,12 @@ TEST(Ops, ResolvedOpsTakeHostTensorsSymbolsAndShapes) {
     EXPECT_EQ(floats(pyb::to_host(bridge(), add.call_ref(args)))[2], 33.f);
     EXPECT_EQ(floats(pyb::to_host(bridge(), add.call_ref({b.tensor, a.tensor}, {{"alpha", -1}}))), (std::vector<float>{9, 18, 27}));
     EXPECT_EQ(error_of([&] { pyb::Op::resolve(bridge(), "torch.neg")(); }).rfind("TypeError: ", 0), 0u);
+    // A keyword given twice is refused, not last-one-wins.
+    EXPECT_EQ(error_of([&] { add({a.tensor, b.tensor}, {{"alpha", 2}, {"alpha", 3}}); }),
+              "pybridge: keyword argument 'alpha' given more than once");
+    // to_host of something that is not a tensor names what it got.
+    EXPECT_EQ(error_of([&] { pyb::to_host(bridge(), bridge().eval_ref("3.5")); }),
+              "pybridge: expected a torch.Tensor, got float");
 
     const pyb::Tensor zeros =
         pyb::Op::resolve(bridge(), "torch.zeros")({pyb::IntList{{2, 3}}}, {{"dtype", pyb::Symbol{"f64"}}}).as_tensor();

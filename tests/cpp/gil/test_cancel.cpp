@@ -2,6 +2,7 @@
 // the next bytecode boundary; the interpreter stays usable. SIGINT reaches only the
 // running call.
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <memory>
 #include <string>
@@ -195,5 +196,9 @@ TEST(Cancel, WaitForWithAHugeTimeoutWaits) {
         return 1;
     });
     EXPECT_TRUE(slow.wait_for(std::chrono::hours::max()));  // saturates instead of overflowing
+    // A NaN timeout is an error, not a cast out of range.
+    const std::chrono::duration<double> nan(std::nan(""));
+    EXPECT_THROW(slow.wait_for(nan), pyb::Error);
+    EXPECT_THROW(pyb::CallOptions::timeout(nan), pyb::Error);
     EXPECT_EQ(slow.get(), 1);
 }
