@@ -185,6 +185,10 @@ static void values(void) {
     bad->dl_tensor.dtype.lanes = 4;
     CHECK(pyb_tensor(bad, &tensor) == PYB_ERROR_ARGUMENT && last_message_contains("dtype lanes != 1"));
     CHECK(tensor_deleted == 2); /* consumed even when refused */
+    bad = new_host_tensor();
+    bad->dl_tensor.shape[0] = INT64_MAX;
+    CHECK(pyb_tensor(bad, &tensor) == PYB_ERROR_ARGUMENT && last_message_contains("element count overflows int64"));
+    CHECK(tensor_deleted == 3);
 
     pyb_value *values_[] = {none, b, i, f, s, by, sym, list, tuple, dict};
     for (size_t k = 0; k < sizeof values_ / sizeof *values_; ++k) pyb_value_free(values_[k]);
