@@ -79,7 +79,11 @@ void drain_rings(bool python_alive) noexcept {
         const std::uint32_t t = r.tail.load(std::memory_order_acquire);
         if (h == t) continue;
         for (; h != t; ++h) {
-            Deferred *d = r.entries[h % ReleaseRing::kSize].load(std::memory_order_relaxed);
+            // Emptied: a pusher that sees Closed after this drain and takes its entry back
+            // (defer) finds nothing, instead of running it a second time.
+            std::atomic<Deferred *> &entry = r.entries[h % ReleaseRing::kSize];
+            Deferred *d = entry.load(std::memory_order_relaxed);
+            entry.store(nullptr, std::memory_order_relaxed);  // before head's release store: the owner reuses it after
             d->run(d, python_alive);
         }
         r.head.store(h, std::memory_order_release);
