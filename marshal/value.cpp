@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <tuple>
+#include <type_traits>
 
 namespace pyb {
 
@@ -53,6 +54,18 @@ void Value::release_container() noexcept {
     }
 }
 
+namespace {
+// Item i of a frame's items: Values (lists, tuples, sets), or a dict's entries, key then
+// value (2 per entry). V is Value or const Value.
+template <class V, class Items>
+V *frame_item(Items *items, bool dict, size_t i) noexcept {
+    if (!dict) return static_cast<V *>(items) + i;
+    using Entry = std::conditional_t<std::is_const_v<V>, const std::pair<Value, Value>, std::pair<Value, Value>>;
+    Entry *e = static_cast<Entry *>(items) + i / 2;
+    return i % 2 ? &e->second : &e->first;
+}
+}  // namespace
+
 // A deep copy without recursion, one frame per open container (as operator==): each
 // container is created with its items as None, then filled in item by item (the item
 // vectors are never resized after, so the pointers into them stay valid).
@@ -91,23 +104,13 @@ void Value::copy_containers(const Value &root) {
         if (open.empty()) return;
         Frame &f = open.back();
         const size_t i = f.next++;
-        if (!f.dict) {
-            to = static_cast<Value *>(f.to) + i;
-            from = static_cast<const Value *>(f.from) + i;
-        } else {
-            auto *x = static_cast<std::pair<Value, Value> *>(f.to) + i / 2;
-            const auto *y = static_cast<const std::pair<Value, Value> *>(f.from) + i / 2;
-            to = i % 2 ? &x->second : &x->first;
-            from = i % 2 ? &y->second : &y->first;
-        }
+        to = frame_item<Value>(f.to, f.dict, i);
+        from = frame_item<const Value>(f.from, f.dict, i);
     }
 }
 
 std::pair<const Value *, const Value *> Value::EqualFrame::pair(size_t i) const noexcept {
-    if (!dict) return {static_cast<const Value *>(a) + i, static_cast<const Value *>(b) + i};
-    const auto *x = static_cast<const std::pair<Value, Value> *>(a) + i / 2;
-    const auto *y = static_cast<const std::pair<Value, Value> *>(b) + i / 2;
-    return i % 2 ? std::pair{&x->second, &y->second} : std::pair{&x->first, &y->first};
+    return {frame_item<const Value>(a, dict, i), frame_item<const Value>(b, dict, i)};
 }
 
 template <class T>
