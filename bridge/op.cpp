@@ -126,7 +126,12 @@ ObjectRef to_torch(Bridge &bridge, const Tensor &t, bool requires_grad) {
 }
 
 Tensor to_host(Bridge &bridge, const ObjectRef &tensor) {
-    return bridge.interpreter().call([&](Python py) { return tensor_from_python(py, detail::checked(py, tensor)); });
+    return bridge.interpreter().call([&](Python py) {
+        PyObject *obj = detail::checked(py, tensor);
+        // Checked here, where the object is the caller's: the internal paths check first.
+        if (!is_torch_tensor(py, obj)) throw Error(std::string("pybridge: expected a torch.Tensor, got ") + Py_TYPE(obj)->tp_name);
+        return tensor_from_python(py, obj);
+    });
 }
 
 }  // namespace pyb

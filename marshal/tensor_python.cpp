@@ -280,8 +280,6 @@ bool is_torch_tensor(Python py, PyObject *obj) {
 }
 
 Tensor tensor_from_python(Python py, PyObject *obj, dlpack::StreamArg stream) {
-    if (!is_torch_tensor(py, obj))
-        throw Error(std::string("pybridge: expected a torch.Tensor, got ") + Py_TYPE(obj)->tp_name);
     Tensor t;
     if (!try_tensor_from_python(py, obj, t, stream)) throw_python_error(py);
     return t;

@@ -44,9 +44,9 @@ bool is_torch_tensor(Python, PyObject *obj);
 // (the view is data only, like detach()); a lazily conjugated or negated tensor is
 // materialized first (a copy; the view reports is_copied()). On a GPU, `stream` (the
 // host's stream, dlpack_stream.hpp; None: the default stream) waits for torch's current
-// stream, and the view reports it as its ready_stream(). Throws Error if `obj` is not a
-// torch.Tensor or for a stream value the device does not allow; PythonError if torch
-// cannot export the tensor or the stream handshake fails.
+// stream, and the view reports it as its ready_stream(). `obj` must be a torch.Tensor
+// (is_torch_tensor). Throws PythonError if torch cannot export the tensor or the stream
+// handshake fails; Error for a stream value the device does not allow.
 Tensor tensor_from_python(Python, PyObject *obj, dlpack::StreamArg stream = std::nullopt);
 
 // As tensor_from_python, but false with the Python error set when DLPack cannot describe
