@@ -58,10 +58,12 @@ FUZZ_SECONDS ?= 60
 fuzz: setup
 	@command -v clang++ >/dev/null || { echo "make fuzz needs clang: apt-get install clang libclang-rt-14-dev"; exit 1; }
 	$(CMAKE) --preset fuzz -DPYBRIDGE_PYTHON=$(PYTHON) -DCMAKE_MAKE_PROGRAM=$(VENV)/bin/ninja
-	$(CMAKE) --build build-fuzz --target marshal_fuzzer
-	mkdir -p build-fuzz/corpus
+	$(CMAKE) --build build-fuzz --target marshal_fuzzer dlpack_fuzzer
+	mkdir -p build-fuzz/corpus build-fuzz/dlpack_corpus
 	ASAN_OPTIONS="detect_leaks=0" build-fuzz/marshal_fuzzer -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 	  -print_final_stats=1 build-fuzz/corpus tests/fuzz/corpus
+	ASAN_OPTIONS="detect_leaks=0" build-fuzz/dlpack_fuzzer -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	  -print_final_stats=1 build-fuzz/dlpack_corpus tests/fuzz/dlpack_corpus
 
 bench: build
 	$(BUILD)/bench/dispatch_bench

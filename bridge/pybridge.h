@@ -109,8 +109,19 @@ PYB_API pyb_status pyb_start(const char *python_executable, pyb_interpreter **ou
  * BaseException keeps pyb_stop waiting). Waits for the interpreter thread to end.
  * Idempotent. Not from inside a call (a host function): PYB_ERROR_DEADLOCK. */
 PYB_API pyb_status pyb_stop(pyb_interpreter *interp);
-/* Stops (if running) and frees the handle. */
+/* Stops the interpreter (as pyb_stop) and retires the handle. CPython starts once per
+ * process, so the handle's few bytes are kept, not returned to the allocator: a later call
+ * with it — pyb_eval, pyb_stop, a second pyb_interpreter_free — or with a handle that
+ * depends on it (an op, an object, a future) returns PYB_ERROR_STOPPED with a message,
+ * never reads freed memory. Then free the dependent handles as usual. */
 PYB_API void pyb_interpreter_free(pyb_interpreter *interp);
+
+/* ---- Limits ---------------------------------------------------------------------------
+ * Checked before anything is allocated or read; beyond them a call fails with
+ * PYB_ERROR_ARGUMENT naming the parameter and the limit. */
+#define PYB_MAX_RANK 64           /* a tensor's ndim (numpy's NPY_MAXDIMS) */
+#define PYB_MAX_ARGS 65536        /* positional arguments of one call (nargs) */
+#define PYB_MAX_KWARGS 65536      /* keyword arguments of one call (nkwargs) */
 
 /* ---- Values -------------------------------------------------------------------------- */
 
@@ -159,8 +170,12 @@ PYB_API pyb_status pyb_append(pyb_value *sequence, pyb_value *item);
  * consumed, if two of the three are the same handle. */
 PYB_API pyb_status pyb_dict_set(pyb_value *dict, pyb_value *key, pyb_value *value);
 /* A tensor value that owns `managed` (consumed: its deleter runs exactly once, on whichever
- * thread drops the last user — the host's or Python's; it must be thread-safe). Checked:
- * lanes == 1, non-negative shape, known dtype (else PYB_ERROR_ARGUMENT, managed freed). */
+ * thread drops the last user — the host's or Python's; it must be thread-safe). Checked
+ * before any array is read: the major version, 0 <= ndim <= PYB_MAX_RANK, a shape array
+ * when ndim > 0, lanes == 1, a known dtype in whole bytes, a known device, extents >= 0, a
+ * layout whose byte extent fits in int64, data non-NULL when there are elements. Else
+ * PYB_ERROR_ARGUMENT naming the field and its value ("ndim=1000 (must be 0 to 64)"),
+ * managed freed. The shape (and strides) arrays must hold ndim entries: C cannot check it. */
 PYB_API pyb_status pyb_tensor(DLManagedTensorVersioned *managed, pyb_value **out);
 /* Opt-in, for a tensor passed to Python again and again (weights, a loop's inputs): every
  * later hand-off of this tensor value (and its copies) gives Python one and the same torch

@@ -53,6 +53,15 @@ std::optional<DLDevice> producer_device(Python py, PyObject *obj) {
     return DLDevice{static_cast<DLDeviceType>(type), id};
 }
 
+// Spec: a consumer must not read a tensor of another major version, only free it.
+void check_major_version(DLManagedTensorVersioned *m) {
+    if (m->version.major == DLPACK_MAJOR_VERSION) return;
+    const std::string made = std::to_string(m->version.major) + "." + std::to_string(m->version.minor);
+    if (m->deleter) m->deleter(m);
+    throw Error("pybridge: the producer made a DLPack " + made + " tensor; this build reads DLPack " +
+                std::to_string(DLPACK_MAJOR_VERSION) + ".x");
+}
+
 std::string capsule_name(PyObject *capsule) {
     const char *name = PyCapsule_GetName(capsule);
     PyErr_Clear();
@@ -67,13 +76,7 @@ Tensor tensor_from_capsule(Python py, PyObject *capsule, bool is_copied) {
     if (PyCapsule_IsValid(capsule, kVersioned)) {
         m = static_cast<DLManagedTensorVersioned *>(PyCapsule_GetPointer(capsule, kVersioned));
         if (!m || PyCapsule_SetName(capsule, kUsedVersioned) != 0) throw_python_error(py);
-        if (m->version.major != DLPACK_MAJOR_VERSION) {
-            // Spec: a consumer must not read a tensor of another major version, only free it.
-            if (m->deleter) m->deleter(m);
-            throw Error("pybridge: the producer made a DLPack " + std::to_string(m->version.major) + "." +
-                        std::to_string(m->version.minor) + " tensor; this build reads DLPack " +
-                        std::to_string(DLPACK_MAJOR_VERSION) + ".x");
-        }
+        check_major_version(m);
     } else if (PyCapsule_IsValid(capsule, kLegacy)) {
         auto *legacy = static_cast<DLManagedTensor *>(PyCapsule_GetPointer(capsule, kLegacy));
         if (!legacy || PyCapsule_SetName(capsule, kUsedLegacy) != 0) throw_python_error(py);
@@ -109,6 +112,7 @@ Tensor tensor_from_dlpack(Python py, PyObject *obj, const DLPackRequest &request
         if (const DLPackExchangeAPI *api = dlpack::exchange_api_of(py, Py_TYPE(obj))) {
             DLManagedTensorVersioned *m = nullptr;
             if (api->managed_tensor_from_py_object_no_sync(obj, &m) != 0 || !m) throw_python_error(py);
+            check_major_version(m);
             Tensor t = Tensor::adopt(m, /*deleter_needs_gil=*/true);
             const DLDevice device = t.device();
             if (!dlpack::has_streams(device.device_type)) return t;

@@ -3,6 +3,7 @@
 #include <Python.h>
 
 #include "../gil/release_pool.hpp"
+#include "dlpack_validate.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -56,7 +57,7 @@ struct Tensor::Block : release_pool::Deferred {
             std::int64_t *s = b->compact_strides(), step = 1;
             for (int i = t.ndim - 1; i >= 0; --i) {
                 s[i] = step;
-                step *= t.shape[i];
+                if (i > 0) step *= t.shape[i];  // layout_overflow checked these products
             }
             b->strides = s;
         }
@@ -213,8 +214,16 @@ struct HostBuffer {
 
 const char *layout_overflow(const std::int64_t *shape, const std::int64_t *strides, int ndim, DLDataType dtype,
                             std::uint64_t byte_offset) noexcept {
-    for (int i = 0; i < ndim; ++i) {
-        if (shape[i] == 0) return nullptr;  // empty: addresses nothing
+    bool empty = false;
+    for (int i = 0; i < ndim; ++i) empty = empty || shape[i] == 0;
+    if (empty) {
+        // Addresses nothing; but compact strides (null strides) are still the products of
+        // the trailing extents, as Block::create computes them: they must fit.
+        std::int64_t step = 1;
+        for (int i = ndim - 1; !strides && i > 0; --i) {
+            if (__builtin_mul_overflow(step, shape[i], &step)) return "its compact strides overflow int64";
+        }
+        return nullptr;
     }
     std::int64_t numel = 1;
     for (int i = 0; i < ndim; ++i) {
@@ -282,11 +291,20 @@ Tensor Tensor::from_buffer(void *data, std::vector<std::int64_t> shape, DLDataTy
     m.dl_tensor.shape = buf->shape.data();
     m.dl_tensor.strides = buf->strides.empty() ? nullptr : buf->strides.data();
     m.dl_tensor.byte_offset = byte_offset;
-    return adopt(&m, /*deleter_needs_gil=*/false);
+    return wrap(&m, /*deleter_needs_gil=*/false);
 }
 
 Tensor Tensor::adopt(DLManagedTensorVersioned *managed, bool deleter_needs_gil) {
     if (!managed) throw Error("pybridge: Tensor::adopt given a null DLManagedTensorVersioned");
+    std::string problem = dlpack_problem(managed->dl_tensor);
+    if (!problem.empty()) {
+        if (managed->deleter) managed->deleter(managed);  // ownership was passed: honour it, once
+        throw Error("pybridge: refused a malformed DLPack tensor from its producer: " + problem);
+    }
+    return wrap(managed, deleter_needs_gil);
+}
+
+Tensor Tensor::wrap(DLManagedTensorVersioned *managed, bool deleter_needs_gil) {
     Tensor t;
     try {
         t.b_ = Block::create(managed, deleter_needs_gil);
@@ -366,9 +384,12 @@ bool Tensor::is_contiguous() const {
     const Block &b = checked();
     std::int64_t expect = 1;
     const DLTensor &t = b.managed->dl_tensor;
+    for (int i = 0; i < t.ndim; ++i) {
+        if (t.shape[i] == 0) return true;  // empty (its extents' product may not fit)
+    }
     for (int i = t.ndim - 1; i >= 0; --i) {
         if (t.shape[i] != 1 && b.strides[i] != expect) return false;
-        expect *= t.shape[i];
+        expect *= t.shape[i];  // fits: the element count was checked when the tensor was made
     }
     return true;
 }

@@ -77,7 +77,8 @@ private:
 // farthest element's byte offset (strides null: compact row-major; in elements, either
 // sign) plus `byte_offset`. DLPack leaves it unsaid; torch's storage size is an int64, and a
 // host sizing a copy by numel() needs it. Extents must be >= 0 (checked first); an empty
-// tensor addresses nothing. Returns null if it fits, else what overflows.
+// tensor addresses nothing, but with null strides its compact strides (products of the
+// trailing extents) must still fit. Returns null if it fits, else what overflows.
 const char *layout_overflow(const std::int64_t *shape, const std::int64_t *strides, int ndim, DLDataType dtype,
                             std::uint64_t byte_offset) noexcept;
 
@@ -104,7 +105,9 @@ public:
                               std::uint64_t byte_offset = 0, bool read_only = false);
 
     // Takes ownership of `managed` (its deleter runs exactly once). If deleter_needs_gil,
-    // the deleter runs on the interpreter thread (see release_pool.hpp).
+    // the deleter runs on the interpreter thread (see release_pool.hpp). The producer's
+    // descriptor is checked first (dlpack_validate.hpp): a malformed one is refused with an
+    // Error naming the field and its value, after its deleter ran (on this thread).
     static Tensor adopt(DLManagedTensorVersioned *managed, bool deleter_needs_gil);
 
     explicit operator bool() const noexcept { return b_ != nullptr; }
@@ -195,6 +198,9 @@ public:
     void set_cached_python_view(void *view) const;
 
 private:
+    // adopt() without the checks, for descriptors pybridge built itself.
+    static Tensor wrap(DLManagedTensorVersioned *managed, bool deleter_needs_gil);
+
     Block *b_ = nullptr;  // one handle's share of the block's `handles` count
     std::optional<std::int64_t> ready_stream_;
     Block &checked() const;  // throws Error on an empty handle

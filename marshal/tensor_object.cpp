@@ -17,7 +17,10 @@ namespace {
 struct TensorObject {
     PyObject_HEAD
     Tensor tensor;
+    bool copied;  // `tensor` is pybridge's copy of a read-only host tensor (IS_COPIED)
 };
+
+std::uint64_t export_flags(const TensorObject *o) { return o->copied ? DLPACK_FLAG_BITMASK_IS_COPIED : 0; }
 
 PyTypeObject *g_type = nullptr;
 
@@ -29,6 +32,10 @@ Tensor copy_of(const Tensor &t) {
     void *dst = std::malloc(n > 0 ? n * item : 1);
     if (!dst) throw std::bad_alloc();
     const auto *src = static_cast<const char *>(t.data());
+    if (t.is_contiguous()) {
+        if (n > 0) std::memcpy(dst, src, n * item);
+        return Tensor::from_buffer(dst, t.shape(), t.dtype(), {}, [dst] { std::free(dst); });
+    }
     std::vector<std::int64_t> index(t.shape().size(), 0);
     for (size_t k = 0; k < n; ++k) {
         std::int64_t offset = 0;
@@ -58,7 +65,8 @@ PyObject *dlpack(PyObject *self, PyObject *args, PyObject *kwargs) {
     Request r;
     if (!parse(args, kwargs, r)) return nullptr;
     try {
-        const Tensor &t = reinterpret_cast<TensorObject *>(self)->tensor;
+        const auto *obj = reinterpret_cast<TensorObject *>(self);
+        const Tensor &t = obj->tensor;
         const DLDevice dev = t.device();
         if (r.dl_device != Py_None) {
             int type = 0, id = 0;
@@ -97,21 +105,14 @@ PyObject *dlpack(PyObject *self, PyObject *args, PyObject *kwargs) {
         }
         const int copy = r.copy == Py_None ? 2 : PyObject_IsTrue(r.copy);  // 2: producer's choice
         if (copy < 0) return nullptr;
-        // A legacy capsule has no READ_ONLY flag: a read-only tensor must go out as a copy.
-        const bool must_copy = !versioned && t.read_only();
-        if (must_copy && copy == 0) {
-            PyErr_SetString(PyExc_BufferError,
-                            "pybridge: a read-only tensor cannot be exported as a legacy (pre-1.0) DLPack capsule "
-                            "without a copy, and copy=False was given; ask for max_version=(1, 0) or allow a copy");
-            return nullptr;
-        }
-        if (copy == 1 || must_copy) {
+        // A read-only host tensor never gets here: tensor_to_dlpack_object copied it (or
+        // refused), since consumers such as torch ignore the READ_ONLY flag.
+        if (copy == 1) {
             const Tensor c = copy_of(t);
             if (versioned) return detail::versioned_capsule(py, detail::lend_versioned(c, DLPACK_FLAG_BITMASK_IS_COPIED));
             return detail::legacy_capsule(py, detail::lend_legacy(c));
         }
-        if (versioned)
-            return detail::versioned_capsule(py, detail::lend_versioned(t, t.read_only() ? DLPACK_FLAG_BITMASK_READ_ONLY : 0));
+        if (versioned) return detail::versioned_capsule(py, detail::lend_versioned(t, export_flags(obj)));
         return detail::legacy_capsule(py, detail::lend_legacy(t));
     } catch (const PythonError &e) {
         // The stream handshake or capsule creation failed: raise the same exception again.
@@ -209,7 +210,7 @@ int from_py_object(void *obj, DLManagedTensorVersioned **out) {
         return -1;
     }
     try {
-        *out = detail::lend_versioned(*t, t->read_only() ? DLPACK_FLAG_BITMASK_READ_ONLY : 0);
+        *out = detail::lend_versioned(*t, export_flags(reinterpret_cast<const TensorObject *>(obj)));
         return 0;
     } catch (...) {
         PyErr_NoMemory();
@@ -269,10 +270,22 @@ PyTypeObject *tensor_type(Python py) {
 
 PyObject *tensor_to_dlpack_object(Python py, const Tensor &tensor) {
     if (!tensor) throw Error("pybridge: empty Tensor handle");
+    const bool copy = tensor.read_only();
+    if (copy && read_only_policy() == ReadOnlyPolicy::Refuse) {
+        throw Error("pybridge: tensor " + tensor.describe() +
+                    " is read-only and ReadOnlyPolicy::Refuse forbids exporting it: DLPack consumers such as "
+                    "torch ignore the READ_ONLY flag and would write into it; pass a writable tensor, or set "
+                    "ReadOnlyPolicy::Copy to export a copy");
+    }
+    // Under Copy, one copy made here serves every consumer of this object (capsules, the
+    // exchange table, torch, numpy): the host memory is never reachable from Python.
+    Tensor held = copy ? copy_of(tensor) : tensor;
     PyTypeObject *type = tensor_type(py);
     PyObject *self = type->tp_alloc(type, 0);
     if (!self) throw_python_error(py);
-    new (&reinterpret_cast<TensorObject *>(self)->tensor) Tensor(tensor);
+    auto *obj = reinterpret_cast<TensorObject *>(self);
+    new (&obj->tensor) Tensor(std::move(held));
+    obj->copied = copy;
     return self;
 }
 

@@ -3,10 +3,9 @@
 //
 // Protocol (Python array API, DLPack >= 1.0):
 //   __dlpack__(*, stream=None, max_version=None, dl_device=None, copy=None)
-//       max_version >= (1, 0): a "dltensor_versioned" capsule (READ_ONLY / IS_COPIED flags
-//       set as they apply); otherwise a legacy "dltensor" capsule. A READ_ONLY tensor
-//       cannot go out as a legacy capsule (no flag to carry): copy=None copies it (CPU),
-//       copy=False raises BufferError. copy=True copies (CPU tensors; IS_COPIED set).
+//       max_version >= (1, 0): a "dltensor_versioned" capsule (IS_COPIED set when the
+//       data is a copy); otherwise a legacy "dltensor" capsule. copy=True copies (CPU
+//       tensors; IS_COPIED set).
 //       dl_device other than the tensor's own: BufferError. stream: None or -1 for CPU
 //       tensors (anything else: ValueError); for CUDA tensors see stream.hpp.
 //   __dlpack_device__() -> (device_type, device_id)
@@ -26,6 +25,11 @@
 namespace pyb {
 
 // A new reference to a pybridge.DLPackTensor over `tensor` (no copy).
+// A READ_ONLY tensor follows read_only_policy() (tensor.hpp), because consumers ignore the
+// flag (torch.from_dlpack gives a writable tensor): under Copy the object holds a copy made
+// here, once (one memcpy of the tensor's bytes for a compact tensor, element by element for
+// a strided one; CPU only, Error on other devices), and every export of it says IS_COPIED;
+// under Refuse this throws Error naming the policy. No consumer reaches the host memory.
 PyObject *tensor_to_dlpack_object(Python, const Tensor &tensor);
 
 // The tensor of a pybridge.DLPackTensor, or null if `obj` is not one.

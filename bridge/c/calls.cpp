@@ -8,6 +8,12 @@ namespace pyb::c {
 
 void collect_args(const pyb_value *const *args, size_t nargs, const char *const *kwnames,
                   const pyb_value *const *kwargs, size_t nkwargs, Args &pos, Kwargs &kw) {
+    if (nargs > PYB_MAX_ARGS)
+        throw ArgumentError("pybridge: nargs is " + std::to_string(nargs) + ", more than PYB_MAX_ARGS (" +
+                            std::to_string(PYB_MAX_ARGS) + ")");
+    if (nkwargs > PYB_MAX_KWARGS)
+        throw ArgumentError("pybridge: nkwargs is " + std::to_string(nkwargs) + ", more than PYB_MAX_KWARGS (" +
+                            std::to_string(PYB_MAX_KWARGS) + ")");
     if (nargs && !args) throw ArgumentError("pybridge: args is NULL but nargs is " + std::to_string(nargs));
     if (nkwargs && (!kwnames || !kwargs))
         throw ArgumentError("pybridge: kwnames/kwargs is NULL but nkwargs is " + std::to_string(nkwargs));
@@ -26,10 +32,16 @@ void collect_args(const pyb_value *const *args, size_t nargs, const char *const 
 namespace {
 
 Bridge &bridge_of(pyb_interpreter *interp) {
-    Bridge *b = need(interp, "interpreter").bridge.get();
-    if (!b) throw InterpreterStopped("pybridge: the interpreter was freed");
-    return *b;
+    pyb_interpreter &i = need(interp, "interpreter");
+    if (i.freed.load(std::memory_order_acquire))
+        throw InterpreterStopped("pybridge: the interpreter was freed (pyb_interpreter_free)");
+    return *i.bridge;
 }
+
+// Freed interpreters, kept for the process (see handles.hpp); reachable, so leak checkers
+// do not report them.
+std::mutex g_retired_mutex;
+std::vector<pyb_interpreter *> *g_retired = nullptr;
 const ObjectRef &object_of(const pyb_object *o) {
     const ObjectRef &ref = need(o, "object").o;
     if (!ref) throw ArgumentError("pybridge: empty object handle");
@@ -66,10 +78,10 @@ pyb_status pyb_start(const char *python_executable, pyb_interpreter **out) {
 
 pyb_status pyb_stop(pyb_interpreter *interp) {
     return guard([&] {
-        need(interp, "interpreter");
+        pyb::Bridge &bridge = bridge_of(interp);
         if (pyb::Interpreter::on_interpreter_thread())
             throw pyb::WouldDeadlock("pybridge: pyb_stop called from inside a call would wait for itself");
-        if (interp->bridge) interp->bridge->stop();
+        bridge.stop();
     });
 }
 
@@ -79,7 +91,18 @@ void pyb_interpreter_free(pyb_interpreter *interp) {
         fail(PYB_ERROR_DEADLOCK, "pybridge: pyb_interpreter_free called from inside a call; the handle is leaked");
         return;
     }
-    delete interp;
+    if (interp->freed.exchange(true, std::memory_order_acq_rel)) {
+        fail(PYB_ERROR_STOPPED, "pybridge: pyb_interpreter_free called twice on the same interpreter");
+        return;
+    }
+    guard([&] { interp->bridge->stop(); });
+    std::lock_guard<std::mutex> lock(g_retired_mutex);
+    if (!g_retired) g_retired = new std::vector<pyb_interpreter *>;
+    try {
+        g_retired->push_back(interp);
+    } catch (...) {
+        // Out of memory: the handle is left reachable from nowhere, never freed.
+    }
 }
 
 void pyb_object_free(pyb_object *o) { delete o; }

@@ -11,8 +11,12 @@
 #include "../op.hpp"
 #include "../pybridge.h"
 
+// Retired, not deleted, by pyb_interpreter_free (one interpreter per process): a handle
+// used after free finds `freed` set instead of freed memory. Ops keep a pointer to the
+// Bridge, which therefore lives on, stopped, for the process.
 struct pyb_interpreter {
     std::unique_ptr<pyb::Bridge> bridge;
+    std::atomic<bool> freed{false};
 };
 struct pyb_value {
     explicit pyb_value(pyb::Value value) : v(std::move(value)) {}

@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "../../marshal/dlpack_lend.hpp"
+#include "../../marshal/dlpack_validate.hpp"
 #include "../../marshal/host_function.hpp"
 #include "handles.hpp"
 
@@ -86,27 +87,20 @@ void check_utf8(const char *s, size_t n) {
     }
 }
 
-// A tensor the C side hands over: validated like Tensor::from_buffer (consumed).
+// A tensor the C side hands over (consumed): every field checked before it is read
+// (dlpack_validate.hpp), as for Python producers.
 Tensor adopt_checked(DLManagedTensorVersioned *m) {
+    static_assert(PYB_MAX_RANK == pyb::kMaxTensorRank, "pybridge.h's PYB_MAX_RANK is the checker's");
     if (!m) throw ArgumentError("pybridge: managed tensor is NULL");
-    const DLTensor &t = m->dl_tensor;
-    const char *problem = nullptr;
-    bool has_elements = true;
-    if (m->version.major != DLPACK_MAJOR_VERSION) problem = "its DLPack major version is not pybridge's";
-    else if (t.ndim < 0) problem = "ndim is negative";
-    else if (t.ndim > 0 && !t.shape) problem = "shape is NULL";
-    else if (t.dtype.lanes != 1) problem = "dtype lanes != 1";
-    else if (t.dtype.bits == 0 || t.dtype.bits % 8 != 0 || t.dtype.code > kDLFloat4_e2m1fn)
-        problem = "dtype is not one DLPack defines in whole bytes";
-    for (int i = 0; !problem && i < t.ndim; ++i) {
-        if (t.shape[i] < 0) problem = "shape has a negative extent";
-        has_elements = has_elements && t.shape[i] != 0;
-    }
-    if (!problem) problem = pyb::layout_overflow(t.shape, t.strides, t.ndim, t.dtype, t.byte_offset);
-    if (!problem && has_elements && !t.data) problem = "data is NULL but it has elements";
-    if (problem) {
+    std::string problem;
+    if (m->version.major != DLPACK_MAJOR_VERSION)
+        problem = "version.major=" + std::to_string(m->version.major) + " (pybridge reads DLPack " +
+                  std::to_string(DLPACK_MAJOR_VERSION) + ".x)";
+    else
+        problem = pyb::dlpack_problem(m->dl_tensor);
+    if (!problem.empty()) {
         if (m->deleter) m->deleter(m);
-        throw ArgumentError(std::string("pybridge: pyb_tensor: ") + problem);
+        throw ArgumentError("pybridge: pyb_tensor: " + problem);
     }
     return Tensor::adopt(m, /*deleter_needs_gil=*/false);
 }

@@ -183,12 +183,38 @@ static void values(void) {
     CHECK(tensor_deleted == 1);
     DLManagedTensorVersioned *bad = new_host_tensor();
     bad->dl_tensor.dtype.lanes = 4;
-    CHECK(pyb_tensor(bad, &tensor) == PYB_ERROR_ARGUMENT && last_message_contains("dtype lanes != 1"));
+    CHECK(pyb_tensor(bad, &tensor) == PYB_ERROR_ARGUMENT && last_message_contains("dtype.lanes=4 (only 1 is supported)"));
     CHECK(tensor_deleted == 2); /* consumed even when refused */
     bad = new_host_tensor();
     bad->dl_tensor.shape[0] = INT64_MAX;
     CHECK(pyb_tensor(bad, &tensor) == PYB_ERROR_ARGUMENT && last_message_contains("element count overflows int64"));
     CHECK(tensor_deleted == 3);
+    /* ndim far beyond the 2-entry shape array: refused before the array is read (ASan
+     * would see the read), naming the parameter and the limit */
+    bad = new_host_tensor();
+    bad->dl_tensor.ndim = 1000000;
+    CHECK(pyb_tensor(bad, &tensor) == PYB_ERROR_ARGUMENT &&
+          last_message_contains("pyb_tensor: ndim=1000000 (must be 0 to 64)"));
+    CHECK(tensor_deleted == 4);
+    bad = new_host_tensor();
+    bad->dl_tensor.ndim = PYB_MAX_RANK + 1;
+    CHECK(pyb_tensor(bad, &tensor) == PYB_ERROR_ARGUMENT && last_message_contains("ndim=65 (must be 0 to 64)"));
+    bad = new_host_tensor();
+    bad->dl_tensor.shape[1] = -3;
+    CHECK(pyb_tensor(bad, &tensor) == PYB_ERROR_ARGUMENT && last_message_contains("shape[1]=-3 (negative extent)"));
+    bad = new_host_tensor();
+    bad->dl_tensor.shape = NULL;
+    CHECK(pyb_tensor(bad, &tensor) == PYB_ERROR_ARGUMENT && last_message_contains("shape=NULL with ndim=2"));
+    bad = new_host_tensor();
+    bad->dl_tensor.data = NULL;
+    CHECK(pyb_tensor(bad, &tensor) == PYB_ERROR_ARGUMENT && last_message_contains("data=NULL for a tensor with elements"));
+    bad = new_host_tensor();
+    bad->dl_tensor.dtype.code = 200;
+    CHECK(pyb_tensor(bad, &tensor) == PYB_ERROR_ARGUMENT && last_message_contains("dtype.code=200"));
+    bad = new_host_tensor();
+    bad->version.major = 2;
+    CHECK(pyb_tensor(bad, &tensor) == PYB_ERROR_ARGUMENT && last_message_contains("version.major=2"));
+    CHECK(tensor_deleted == 10);
 
     pyb_value *values_[] = {none, b, i, f, s, by, sym, list, tuple, dict};
     for (size_t k = 0; k < sizeof values_ / sizeof *values_; ++k) pyb_value_free(values_[k]);
@@ -255,6 +281,16 @@ static void calls(pyb_interpreter *py) {
     CHECK(pyb_getattr(py, math, "nope", &r) == PYB_ERROR_PYTHON && r == NULL &&
           strcmp(pyb_error_type(pyb_last_error()), "AttributeError") == 0);
     CHECK(pyb_call(py, NULL, NULL, 0, NULL, NULL, 0, &r) == PYB_ERROR_ARGUMENT);
+    /* Argument counts past the limits: refused before anything is read or allocated (it
+     * was PYB_ERROR_HOST "vector::reserve") */
+    const pyb_value *one_arg[1] = {NULL};
+    CHECK(pyb_call(py, sqrt_fn, one_arg, (size_t)-1, NULL, NULL, 0, &r) == PYB_ERROR_ARGUMENT &&
+          last_message_contains("nargs is 18446744073709551615, more than PYB_MAX_ARGS (65536)"));
+    CHECK(pyb_call(py, sqrt_fn, one_arg, PYB_MAX_ARGS + 1, NULL, NULL, 0, &r) == PYB_ERROR_ARGUMENT &&
+          last_message_contains("more than PYB_MAX_ARGS"));
+    const char *one_name[1] = {"x"};
+    CHECK(pyb_call(py, sqrt_fn, NULL, 0, one_name, one_arg, (size_t)1 << 40, &r) == PYB_ERROR_ARGUMENT &&
+          last_message_contains("nkwargs is 1099511627776, more than PYB_MAX_KWARGS (65536)"));
     CHECK(pyb_call(py, sqrt_fn, NULL, 1, NULL, NULL, 0, &r) == PYB_ERROR_ARGUMENT &&
           last_message_contains("args is NULL but nargs is 1"));
 
@@ -426,6 +462,65 @@ static void *from_another_thread(void *arg) {
     return v == 42 ? arg : NULL;
 }
 
+/* Handles made before the interpreter stopped, used after pyb_interpreter_free. */
+struct kept_handles {
+    pyb_op *op;
+    pyb_object *object;
+    pyb_value *object_value;
+    pyb_future *future;
+};
+
+/* Every entry point that takes the interpreter, or a handle that depends on it, after
+ * pyb_interpreter_free: PYB_ERROR_STOPPED with a message, never a read of freed memory
+ * (under ASan, `make asan`, a use after free is a report; it used to segfault). */
+static void after_free(pyb_interpreter *freed, struct kept_handles kept) {
+    pyb_value *r = NULL, *two = pyb_int(2);
+    pyb_object *o = NULL;
+    pyb_op *op = NULL;
+    pyb_future *f = NULL;
+    const pyb_value *args[] = {two, two};
+#define STOPPED(call)                                                                               \
+    CHECK((call) == PYB_ERROR_STOPPED && last_message_contains("pybridge: ") &&                      \
+          (last_message_contains("freed") || last_message_contains("stopped") || last_message_contains("not running")))
+    STOPPED(pyb_stop(freed));
+    STOPPED(pyb_eval(freed, "1", &r));
+    CHECK(r == NULL);
+    STOPPED(pyb_exec(freed, "pass"));
+    STOPPED(pyb_import(freed, "math", &o));
+    CHECK(o == NULL);
+    STOPPED(pyb_getattr(freed, kept.object, "pi", &r));
+    STOPPED(pyb_getattr_object(freed, kept.object, "pi", &o));
+    STOPPED(pyb_setattr(freed, kept.object, "x", two));
+    STOPPED(pyb_call(freed, kept.object, NULL, 0, NULL, NULL, 0, &r));
+    STOPPED(pyb_call_object(freed, kept.object, NULL, 0, NULL, NULL, 0, &o));
+    STOPPED(pyb_call_async(freed, kept.object, NULL, 0, NULL, NULL, 0, &f));
+    CHECK(f == NULL);
+    STOPPED(pyb_op_resolve(freed, "math.sqrt", &op));
+    CHECK(op == NULL);
+    STOPPED(pyb_op_call(kept.op, args, 2, NULL, NULL, 0, &r));
+    STOPPED(pyb_op_call_object(kept.op, args, 2, NULL, NULL, 0, &o));
+    CHECK(r == NULL && o == NULL);
+    /* values do not depend on the interpreter; an object value converts on the host */
+    pyb_value *copy = pyb_value_copy(kept.object_value);
+    CHECK(pyb_value_kind(copy) == PYB_KIND_OBJECT);
+    pyb_object *inner = NULL;
+    OK(pyb_value_object(copy, &inner));
+    pyb_value *wrapped = pyb_object_value(inner);
+    CHECK(pyb_value_kind(wrapped) == PYB_KIND_OBJECT);
+    pyb_interpreter_free(freed); /* a second free: an error, nothing freed twice */
+    CHECK(pyb_error_status(pyb_last_error()) == PYB_ERROR_STOPPED && last_message_contains("called twice"));
+#undef STOPPED
+    /* dependent handles are freed as usual (their Python side is dropped) */
+    pyb_value_free(wrapped);
+    pyb_object_free(inner);
+    pyb_value_free(copy);
+    pyb_op_free(kept.op);
+    pyb_object_free(kept.object);
+    pyb_value_free(kept.object_value);
+    pyb_future_free(kept.future);
+    pyb_value_free(two);
+}
+
 int main(void) {
     versions();
     values();
@@ -456,6 +551,11 @@ int main(void) {
     OK(pyb_eval(py, "forever", &forever_value));
     OK(pyb_value_object(forever_value, &forever));
     pyb_value_free(forever_value);
+    struct kept_handles kept;
+    OK(pyb_op_resolve(py, "math.hypot", &kept.op));
+    OK(pyb_import(py, "math", &kept.object));
+    OK(pyb_eval(py, "object()", &kept.object_value));
+    kept.future = NULL;
     pyb_future *endless = NULL;
     OK(pyb_call_async(py, forever, NULL, 0, NULL, NULL, 0, &endless));
     char byte = 0;
@@ -475,6 +575,7 @@ int main(void) {
     CHECK(pyb_start(NULL, &again) == PYB_ERROR_HOST && again == NULL); /* one interpreter per process */
     pyb_interpreter_free(py);
     pyb_interpreter_free(NULL);
+    after_free(py, kept);
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
