@@ -4,6 +4,7 @@
 #include <chrono>
 #include <thread>
 
+#include "after_fork.hpp"
 #include "config.hpp"
 #include "errors.hpp"
 #include "futex.hpp"
@@ -88,6 +89,8 @@ bool sleep_once(std::atomic<std::uint32_t> &state, std::int64_t timeout_ns) {
 }
 
 void check_not_interpreter_thread() {
+    // A call the parent made before this process forked never finishes here.
+    if (in_forked_child()) throw InterpreterStopped(kForkedChildMessage);
     if (Interpreter::on_interpreter_thread()) {
         throw WouldDeadlock(
             "pybridge: waiting on the interpreter thread for a call queued behind the current one "

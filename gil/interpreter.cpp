@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "after_fork.hpp"
 #include "call_queue.hpp"
 #include "call_slot.hpp"
 #include "futex.hpp"
@@ -26,6 +27,7 @@
 #include "output.hpp"
 #include "python_error.hpp"
 #include "release_pool_control.hpp"
+#include "signal_dispositions.hpp"
 
 #ifndef PYBRIDGE_DEFAULT_PYTHON
 #define PYBRIDGE_DEFAULT_PYTHON ""
@@ -71,6 +73,7 @@ struct InterpreterState {
     std::condition_variable started_cv;
     std::string start_error;
     std::mutex stop_mutex;  // serializes stop(); held while joining
+    SignalDispositions host_signals;  // as the host had them before start()
 };
 
 std::exception_ptr failed_call_error(const CallNode *call, Python py) noexcept {
@@ -214,6 +217,35 @@ void make_libpython_symbols_global() {
     if (void *self = ::dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL)) ::dlclose(self);
 }
 
+// CPython's path calculation (Modules/getpath.py) takes sys.executable — and with it the
+// venv, sys.prefix and site-packages — from PYTHONEXECUTABLE or __PYVENV_LAUNCHER__
+// whatever use_environment says: an isolated start is not isolated from them. While
+// CPython starts, their entries in `environ` are renamed in place (one byte of the name;
+// no allocation, nothing freed, so another host thread's getenv sees a consistent
+// environment, only without those two) and restored afterwards.
+class HideLauncherVariables {
+public:
+    explicit HideLauncherVariables(bool hide) {
+        if (!hide) return;
+        for (char **e = environ; e && *e && hidden_ < kMax; ++e) {
+            if (std::strncmp(*e, "PYTHONEXECUTABLE=", 17) == 0 || std::strncmp(*e, "__PYVENV_LAUNCHER__=", 20) == 0) {
+                entries_[hidden_++] = *e;
+                (*e)[0] = '~';  // no such variable
+            }
+        }
+    }
+    ~HideLauncherVariables() {
+        for (int i = 0; i < hidden_; ++i) entries_[i][0] = entries_[i][1] == 'Y' ? 'P' : '_';
+    }
+    HideLauncherVariables(const HideLauncherVariables &) = delete;
+    HideLauncherVariables &operator=(const HideLauncherVariables &) = delete;
+
+private:
+    static constexpr int kMax = 8;  // each name is normally there once
+    char *entries_[kMax] = {};
+    int hidden_ = 0;
+};
+
 void init_python(const InterpreterConfig &cfg) {
     const std::string executable = resolve_python_executable(cfg);
     if (executable.empty()) {
@@ -257,6 +289,7 @@ void init_python(const InterpreterConfig &cfg) {
     std::vector<const char *> argv;
     for (const std::string &a : cfg.argv) argv.push_back(a.c_str());
     try {
+        HideLauncherVariables hide(cfg.isolated);
         pybind11::initialize_interpreter(&config, static_cast<int>(argv.size()), argv.data(),
                                          /*add_program_dir_to_path=*/false);
     } catch (const std::exception &e) {
@@ -654,8 +687,11 @@ void Interpreter::thread_main(InterpreterState *state) {
     if (finalize) {
         pybind11::finalize_interpreter();
         set_on_thread(false);
+        release_pool::control::run_python_exit_hooks();
     } else {
         shutdown_without_finalize();
+        // Python ran its last code of ours: host memory still lent to it goes back now.
+        release_pool::control::run_python_exit_hooks();
         set_on_thread(false);
         PyEval_SaveThread();  // leave the GIL to Python's daemon threads
     }
@@ -666,12 +702,26 @@ Interpreter::Interpreter() : state_(std::make_unique<InterpreterState>()) {}
 
 Interpreter::Interpreter(InterpreterConfig config) : Interpreter() { start(std::move(config)); }
 
+namespace detail {
+void close_gate_after_fork() noexcept {
+    // g_state is set while the interpreter runs; a child forked before start or after
+    // stop has nothing to close (the gate is closed then).
+    if (InterpreterState *state = g_state.load(std::memory_order_relaxed)) {
+        state->gate.fetch_or(kClosed);
+        state->phase.store(Phase::Stopped);
+    }
+}
+}  // namespace detail
+
 void Interpreter::start(InterpreterConfig config) {
+    if (detail::in_forked_child()) throw InterpreterStopped(detail::kForkedChildMessage);
+    detail::install_fork_handler();
     if (state_->phase.load() != Phase::NotStarted || g_started.exchange(true)) {
         throw Error("pybridge: an Interpreter was already started in this process; CPython "
                     "with extension modules loaded cannot be restarted, so share one Interpreter");
     }
     state_->config = std::move(config);
+    state_->host_signals.record();
     std::unique_lock<std::mutex> lock(state_->start_mutex);
     state_->phase.store(Phase::Starting);
     state_->thread = std::thread(&Interpreter::thread_main, state_.get());
@@ -680,12 +730,19 @@ void Interpreter::start(InterpreterConfig config) {
         std::string why = state_->start_error;
         lock.unlock();
         state_->thread.join();
+        state_->host_signals.restore();
         state_->phase.store(Phase::NotStarted);  // nothing ran: a later start() may retry
         throw Error(why);
     }
 }
 
 Interpreter::~Interpreter() {
+    if (detail::in_forked_child()) {
+        // The parent's interpreter: its thread is not in this process and its locks may
+        // be held for ever. Nothing of it is touched, not even freed.
+        (void)state_.release();
+        return;
+    }
     try {
         stop();
     } catch (...) {
@@ -746,10 +803,12 @@ void Interpreter::run_inline(CallNode *node) noexcept {
 }
 
 void Interpreter::throw_not_running(SubmitStatus status) const {
+    if (detail::in_forked_child()) throw InterpreterStopped(detail::kForkedChildMessage);
     throw InterpreterStopped(std::string("pybridge: cannot run the call: ") + to_string(status));
 }
 
 void Interpreter::stop() {
+    if (detail::in_forked_child()) return;  // the parent's to stop (after_fork.hpp)
     if (on_interpreter_thread()) {
         throw Error("pybridge: stop() called from the interpreter thread would wait for itself; "
                     "call it from a host thread");
@@ -766,7 +825,12 @@ void Interpreter::stop() {
     } else if (expected == Phase::NotStarted) {
         state_->phase.store(Phase::Stopped);
     }
-    if (state_->thread.joinable()) state_->thread.join();
+    if (state_->thread.joinable()) {
+        state_->thread.join();
+        // Python ran its last code of ours: the host's handlers come back (a C handler of
+        // Python's must not run with the interpreter stopped).
+        state_->host_signals.restore();
+    }
 }
 
 bool Interpreter::running() const noexcept { return state_->phase.load() == Phase::Running; }

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <map>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -179,6 +180,16 @@ void close(Python) noexcept {
         watchdog.join();
         PyEval_RestoreThread(ts);
     }
+}
+
+void forget_after_fork() noexcept {
+    // Re-made in place, not destroyed: the old objects belong to threads that do not exist
+    // here (a joinable std::thread's destructor would call std::terminate; the mutex may
+    // have been held at the fork).
+    new (&g_watchdog) std::thread();
+    new (&g_mutex) std::mutex();
+    g_python_alive = false;
+    g_route_sigint = false;
 }
 
 void clear_leftover(Python) noexcept {

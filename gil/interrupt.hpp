@@ -21,6 +21,9 @@ void open(Python, bool route_sigint);
 // Interpreter thread, before Python is finalized: no pending call is added after this;
 // stops the watchdog and restores the previous SIGINT handler.
 void close(Python) noexcept;
+// In a forked child (after_fork.hpp): forgets the watchdog thread (it does not exist here;
+// its std::thread must not terminate the child at exit) and the parent's locks.
+void forget_after_fork() noexcept;
 
 // The loop marks the call it runs (null between calls).
 void set_running(CallNode *call) noexcept;

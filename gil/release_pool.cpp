@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <new>
 #include <vector>
 
 namespace pyb::release_pool {
@@ -35,6 +36,7 @@ struct Pool {
     // Set by open(), cleared by close(); read without the mutex by defer().
     std::atomic<void (*)()> wake{nullptr};
     void (*close_hooks[8])() = {};  // guarded by mutex
+    void (*exit_hooks[8])() = {};   // guarded by mutex
 };
 
 Pool &pool() {
@@ -227,10 +229,11 @@ void defer(Deferred *d) noexcept {
         run_deferred(p.deferred.exchange(nullptr, std::memory_order_seq_cst), false);
 }
 
-void at_close(void (*fn)()) noexcept {
+namespace {
+void add_hook(void (*(&hooks)[8])(), void (*fn)()) noexcept {
     Pool &p = pool();
     std::lock_guard<std::mutex> lock(p.mutex);
-    for (auto &hook : p.close_hooks) {
+    for (auto &hook : hooks) {
         if (hook == fn) return;
         if (!hook) {
             hook = fn;
@@ -238,6 +241,10 @@ void at_close(void (*fn)()) noexcept {
         }
     }
 }
+}  // namespace
+
+void at_close(void (*fn)()) noexcept { add_hook(pool().close_hooks, fn); }
+void at_python_exit(void (*fn)()) noexcept { add_hook(pool().exit_hooks, fn); }
 
 static void decref_fn(void *o) { Py_DECREF(static_cast<PyObject *>(o)); }
 
@@ -335,6 +342,28 @@ void close(Python py) noexcept {
     // held here), outside the mutex: a release may queue more, which is then dropped.
     drain_rings_at_close(true);
     run_deferred(p.deferred.exchange(nullptr, std::memory_order_seq_cst), true);
+}
+
+void run_python_exit_hooks() noexcept {
+    Pool &p = pool();
+    void (*hooks[8])() = {};
+    {
+        std::lock_guard<std::mutex> lock(p.mutex);
+        std::copy(std::begin(p.exit_hooks), std::end(p.exit_hooks), hooks);
+    }
+    for (auto hook : hooks) {
+        if (hook) hook();
+    }
+}
+
+void abandon_after_fork() noexcept {
+    Pool &p = pool();
+    // The parent's threads may have held these at the fork: re-made in place.
+    new (&p.mutex) std::mutex();
+    new (&p.drained) std::condition_variable();
+    p.waiting = 0;
+    p.state.store(State::Closed, std::memory_order_seq_cst);
+    p.wake.store(nullptr, std::memory_order_relaxed);
 }
 
 size_t peak_queued() noexcept {

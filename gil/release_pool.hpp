@@ -69,5 +69,11 @@ bool on_interpreter_thread() noexcept;
 // Any thread; registering the same fn again does nothing; at most 8 functions.
 void at_close(void (*fn)()) noexcept;
 
+// Registers fn to run at stop once Python can run no more code of the host's: after
+// Py_FinalizeEx, or after the shutdown steps that replace it (threads joined, atexit run).
+// Interpreter thread; the GIL is held when CPython was not finalized. Host memory lent to
+// Python is given back here (marshal/python_exports.hpp). Same rules as at_close.
+void at_python_exit(void (*fn)()) noexcept;
+
 }  // namespace release_pool
 }  // namespace pyb

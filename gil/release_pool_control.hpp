@@ -32,5 +32,10 @@ size_t peak_queued() noexcept;
 
 // Drains, then drops every later release. Interpreter thread, GIL held, at shutdown.
 void close(Python) noexcept;
+// In a forked child (after_fork.hpp): closed without running anything (the parent's
+// interpreter thread is not here); later releases are dropped, as after close().
+void abandon_after_fork() noexcept;
+// Runs the at_python_exit functions (interpreter thread, at the end of stop).
+void run_python_exit_hooks() noexcept;
 
 }  // namespace pyb::release_pool::control

@@ -8,16 +8,27 @@ namespace pyb::detail {
 namespace {
 
 template <class Managed>
-struct Lent {
+struct Lent : PythonExport {
     Managed managed{};
     Tensor::MemoryRef keep;  // the shape and strides below point into it
-    static void deleter(Managed *self) { delete static_cast<Lent *>(self->manager_ctx); }
+    static void deleter(Managed *self) {
+        auto *lent = static_cast<Lent *>(self->manager_ctx);
+        if (lent->give_back) unlink_export(*lent);
+        delete lent;
+    }
+    // At stop (python_exports.hpp): the host memory goes; the descriptor stays for the
+    // consumer's deleter, should it ever run.
+    static void give_back_memory(PythonExport *self) { static_cast<Lent *>(self)->keep = Tensor::MemoryRef(); }
 };
 
 template <class Managed>
-Managed *lend(const Tensor &tensor) {
+Managed *lend(const Tensor &tensor, Borrower borrower) {
     auto lent = std::make_unique<Lent<Managed>>();
     lent->keep = tensor.keep_memory();
+    if (borrower == Borrower::Python) {
+        lent->give_back = &Lent<Managed>::give_back_memory;
+        link_export(*lent);
+    }
     Managed &m = lent->managed;
     m.manager_ctx = lent.get();
     m.deleter = &Lent<Managed>::deleter;
@@ -50,14 +61,14 @@ PyObject *make_capsule(Python py, Managed *lent, const char *name, PyCapsule_Des
 
 }  // namespace
 
-DLManagedTensorVersioned *lend_versioned(const Tensor &tensor, std::uint64_t flags) {
-    DLManagedTensorVersioned *m = lend<DLManagedTensorVersioned>(tensor);
+DLManagedTensorVersioned *lend_versioned(const Tensor &tensor, std::uint64_t flags, Borrower borrower) {
+    DLManagedTensorVersioned *m = lend<DLManagedTensorVersioned>(tensor, borrower);
     m->version = {DLPACK_MAJOR_VERSION, DLPACK_MINOR_VERSION};
     m->flags = flags;
     return m;
 }
 
-DLManagedTensor *lend_legacy(const Tensor &tensor) { return lend<DLManagedTensor>(tensor); }
+DLManagedTensor *lend_legacy(const Tensor &tensor) { return lend<DLManagedTensor>(tensor, Borrower::Python); }
 
 PyObject *versioned_capsule(Python py, DLManagedTensorVersioned *lent) {
     return make_capsule(py, lent, kVersioned,

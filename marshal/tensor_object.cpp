@@ -10,15 +10,34 @@
 #include "dlpack_lend.hpp"
 #include "dlpack_stream.hpp"
 #include "py_ref.hpp"
+#include "python_exports.hpp"
 
 namespace pyb {
 namespace {
 
+struct TensorObject;
+// Links the object into the exports stop gives back (python_exports.hpp).
+struct ObjectExport : detail::PythonExport {
+    TensorObject *owner;
+};
+
 struct TensorObject {
     PyObject_HEAD
-    Tensor tensor;
-    bool copied;  // `tensor` is pybridge's copy of a read-only host tensor (IS_COPIED)
+    Tensor tensor;  // empty once stop gave the host memory back
+    bool copied;    // `tensor` is pybridge's copy of a read-only host tensor (IS_COPIED)
+    ObjectExport link;
 };
+
+void give_back_tensor(detail::PythonExport *e) { static_cast<ObjectExport *>(e)->owner->tensor = Tensor(); }
+
+// The object's tensor, or null with a Python error set (stop gave the memory back: only
+// a Python thread still running after stop() can see that).
+const Tensor *live_tensor(PyObject *self) {
+    const Tensor &t = reinterpret_cast<TensorObject *>(self)->tensor;
+    if (t) return &t;
+    PyErr_SetString(PyExc_BufferError, "pybridge: this tensor's host memory was given back when the interpreter stopped");
+    return nullptr;
+}
 
 std::uint64_t export_flags(const TensorObject *o) { return o->copied ? DLPACK_FLAG_BITMASK_IS_COPIED : 0; }
 
@@ -66,6 +85,7 @@ PyObject *dlpack(PyObject *self, PyObject *args, PyObject *kwargs) {
     if (!parse(args, kwargs, r)) return nullptr;
     try {
         const auto *obj = reinterpret_cast<TensorObject *>(self);
+        if (!live_tensor(self)) return nullptr;
         const Tensor &t = obj->tensor;
         const DLDevice dev = t.device();
         if (r.dl_device != Py_None) {
@@ -130,12 +150,16 @@ PyObject *dlpack(PyObject *self, PyObject *args, PyObject *kwargs) {
 }
 
 PyObject *dlpack_device(PyObject *self, PyObject *) {
-    const DLDevice d = reinterpret_cast<TensorObject *>(self)->tensor.device();
+    const Tensor *t = live_tensor(self);
+    if (!t) return nullptr;
+    const DLDevice d = t->device();
     return Py_BuildValue("(ii)", static_cast<int>(d.device_type), static_cast<int>(d.device_id));
 }
 
 PyObject *get_shape(PyObject *self, void *) {
-    const auto &shape = reinterpret_cast<TensorObject *>(self)->tensor.shape();
+    const Tensor *live = live_tensor(self);
+    if (!live) return nullptr;
+    const auto shape = live->shape();
     PyObject *t = PyTuple_New(static_cast<Py_ssize_t>(shape.size()));
     for (size_t i = 0; t && i < shape.size(); ++i) {
         PyObject *e = PyLong_FromLongLong(shape[i]);
@@ -148,18 +172,23 @@ PyObject *get_shape(PyObject *self, void *) {
     return t;
 }
 PyObject *get_dtype(PyObject *self, void *) {
-    return PyUnicode_FromString(dtype_name(reinterpret_cast<TensorObject *>(self)->tensor.dtype()).c_str());
+    const Tensor *t = live_tensor(self);
+    return t ? PyUnicode_FromString(dtype_name(t->dtype()).c_str()) : nullptr;
 }
 PyObject *get_device(PyObject *self, void *) {
-    return PyUnicode_FromString(device_name(reinterpret_cast<TensorObject *>(self)->tensor.device()).c_str());
+    const Tensor *t = live_tensor(self);
+    return t ? PyUnicode_FromString(device_name(t->device()).c_str()) : nullptr;
 }
 PyObject *repr(PyObject *self) {
-    return PyUnicode_FromFormat("pybridge.DLPackTensor(%s)",
-                                reinterpret_cast<TensorObject *>(self)->tensor.describe().c_str());
+    const Tensor &t = reinterpret_cast<TensorObject *>(self)->tensor;
+    return PyUnicode_FromFormat("pybridge.DLPackTensor(%s)", t ? t.describe().c_str() : "released at stop");
 }
 
 void dealloc(PyObject *self) {
-    reinterpret_cast<TensorObject *>(self)->tensor.~Tensor();
+    auto *obj = reinterpret_cast<TensorObject *>(self);
+    detail::unlink_export(obj->link);
+    obj->link.~ObjectExport();
+    obj->tensor.~Tensor();
     PyTypeObject *type = Py_TYPE(self);
     type->tp_free(self);
     Py_DECREF(type);  // heap type
@@ -209,6 +238,7 @@ int from_py_object(void *obj, DLManagedTensorVersioned **out) {
         PyErr_SetString(PyExc_TypeError, "pybridge: not a pybridge.DLPackTensor");
         return -1;
     }
+    if (!live_tensor(static_cast<PyObject *>(obj))) return -1;
     try {
         *out = detail::lend_versioned(*t, export_flags(reinterpret_cast<const TensorObject *>(obj)));
         return 0;
@@ -235,6 +265,7 @@ int dltensor_from_py_object(void *obj, DLTensor *out) {
         PyErr_SetString(PyExc_TypeError, "pybridge: not a pybridge.DLPackTensor");
         return -1;
     }
+    if (!live_tensor(static_cast<PyObject *>(obj))) return -1;
     *out = t->dl();
     out->strides = const_cast<std::int64_t *>(t->strides().data());
     return 0;
@@ -286,6 +317,15 @@ PyObject *tensor_to_dlpack_object(Python py, const Tensor &tensor) {
     auto *obj = reinterpret_cast<TensorObject *>(self);
     new (&obj->tensor) Tensor(std::move(held));
     obj->copied = copy;
+    new (&obj->link) ObjectExport();
+    obj->link.owner = obj;
+    obj->link.give_back = &give_back_tensor;
+    try {
+        detail::link_export(obj->link);
+    } catch (...) {
+        Py_DECREF(self);  // dealloc unlinks nothing and frees the tensor
+        throw;
+    }
     return self;
 }
 

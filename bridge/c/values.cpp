@@ -358,7 +358,7 @@ pyb_status pyb_value_tensor(const pyb_value *v, DLManagedTensorVersioned **out) 
         std::uint64_t flags = 0;
         if (t.read_only()) flags |= DLPACK_FLAG_BITMASK_READ_ONLY;
         if (t.is_copied()) flags |= DLPACK_FLAG_BITMASK_IS_COPIED;
-        *out = pyb::detail::lend_versioned(t, flags);
+        *out = pyb::detail::lend_versioned(t, flags, pyb::detail::Borrower::Host);
     });
 }
 pyb_status pyb_value_object(const pyb_value *v, pyb_object **out) {

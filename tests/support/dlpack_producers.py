@@ -56,6 +56,7 @@ def _on_delete(address):
     key = _address_to_id.pop(address, None)
     if key is not None:
         deleted[key] = deleted.get(key, 0) + 1
+        _alive.pop(key, None)  # the consumer is done with the memory
     else:  # a second call for the same descriptor: counted against the last id it had
         deleted[("unknown", address)] = deleted.get(("unknown", address), 0) + 1
 
