@@ -241,6 +241,18 @@ void add_hook(void (*(&hooks)[8])(), void (*fn)()) noexcept {
         }
     }
 }
+
+// Runs a copy of `hooks` taken under the mutex (a hook may register another).
+void run_hooks(void (*(&hooks)[8])()) noexcept {
+    void (*copy[8])() = {};
+    {
+        std::lock_guard<std::mutex> lock(pool().mutex);
+        std::copy(std::begin(hooks), std::end(hooks), copy);
+    }
+    for (auto hook : copy) {
+        if (hook) hook();
+    }
+}
 }  // namespace
 
 void at_close(void (*fn)()) noexcept { add_hook(pool().close_hooks, fn); }
@@ -321,14 +333,7 @@ void drain(Python) noexcept {
 
 void close(Python py) noexcept {
     Pool &p = pool();
-    void (*hooks[8])() = {};
-    {
-        std::lock_guard<std::mutex> lock(p.mutex);
-        std::copy(std::begin(p.close_hooks), std::end(p.close_hooks), hooks);
-    }
-    for (auto hook : hooks) {
-        if (hook) hook();
-    }
+    run_hooks(p.close_hooks);
     drain(py);
     {
         std::lock_guard<std::mutex> lock(p.mutex);
@@ -344,17 +349,7 @@ void close(Python py) noexcept {
     run_deferred(p.deferred.exchange(nullptr, std::memory_order_seq_cst), true);
 }
 
-void run_python_exit_hooks() noexcept {
-    Pool &p = pool();
-    void (*hooks[8])() = {};
-    {
-        std::lock_guard<std::mutex> lock(p.mutex);
-        std::copy(std::begin(p.exit_hooks), std::end(p.exit_hooks), hooks);
-    }
-    for (auto hook : hooks) {
-        if (hook) hook();
-    }
-}
+void run_python_exit_hooks() noexcept { run_hooks(pool().exit_hooks); }
 
 void abandon_after_fork() noexcept {
     Pool &p = pool();

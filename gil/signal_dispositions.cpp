@@ -5,8 +5,18 @@
 namespace pyb::detail {
 namespace {
 
+// glibc adds SA_RESTORER (its return trampoline) to whatever it installs: not a choice of
+// the program's, so not compared (a SIG_DFL never touched reads back without it).
+#ifdef SA_RESTORER
+constexpr int kIgnoredFlags = SA_RESTORER;
+#elif defined(__linux__)
+constexpr int kIgnoredFlags = 0x04000000;  // the kernel's value; glibc keeps the macro to itself
+#else
+constexpr int kIgnoredFlags = 0;
+#endif
+
 bool same(const struct sigaction &a, const struct sigaction &b) noexcept {
-    if ((a.sa_flags & SA_SIGINFO) != (b.sa_flags & SA_SIGINFO) || a.sa_flags != b.sa_flags) return false;
+    if ((a.sa_flags & ~kIgnoredFlags) != (b.sa_flags & ~kIgnoredFlags)) return false;
     if (a.sa_flags & SA_SIGINFO) {
         if (a.sa_sigaction != b.sa_sigaction) return false;
     } else if (a.sa_handler != b.sa_handler) {

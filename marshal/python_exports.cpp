@@ -10,7 +10,6 @@ namespace {
 struct Registry {
     std::mutex mutex;
     PythonExport *head = nullptr;
-    long count = 0;
 };
 Registry &registry() {
     static Registry *r = new Registry;  // never destroyed: exports may be freed at process exit
@@ -22,7 +21,6 @@ void unlink_locked(Registry &r, PythonExport &e) noexcept {
     if (e.next) e.next->prev = e.prev;
     e.prev = e.next = nullptr;
     e.linked = false;
-    --r.count;
 }
 
 // Python runs no more code: every export still linked gives its host memory back. Done
@@ -50,7 +48,6 @@ void link_export(PythonExport &e) {
     if (r.head) r.head->prev = &e;
     r.head = &e;
     e.linked = true;
-    ++r.count;
 }
 
 bool unlink_export(PythonExport &e) noexcept {
@@ -59,12 +56,6 @@ bool unlink_export(PythonExport &e) noexcept {
     if (!e.linked) return false;
     unlink_locked(r, e);
     return true;
-}
-
-long linked_exports() noexcept {
-    Registry &r = registry();
-    std::lock_guard<std::mutex> lock(r.mutex);
-    return r.count;
 }
 
 }  // namespace pyb::detail

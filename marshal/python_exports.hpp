@@ -9,8 +9,7 @@
 // still linked gives its host memory back, exactly once, and a later free of the Python
 // object (finalization, a daemon thread) finds it already given back.
 //
-// Thread contract: link/unlink on any thread; release_all from the interpreter thread at
-// stop. One mutex: uncontended, two atomic operations per export and per free.
+// Thread contract: link/unlink on any thread; the stop hook runs on the interpreter thread. One mutex: uncontended, two atomic operations per export and per free.
 #pragma once
 
 namespace pyb::detail {
@@ -25,7 +24,5 @@ struct PythonExport {
 void link_export(PythonExport &e);
 // Unlinks `e` if it still is linked; false if stop gave its memory back already.
 bool unlink_export(PythonExport &e) noexcept;
-// Exports still linked, for tests and diagnostics.
-long linked_exports() noexcept;
 
 }  // namespace pyb::detail
